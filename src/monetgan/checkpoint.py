@@ -1,0 +1,197 @@
+"""Checkpoints as data, not code: safetensors for tensors, JSON for everything else, no pickles.
+
+A checkpoint is a folder `RUN_DIR/checkpoints/step-NNNNNN/`:
+
+    generator.safetensors        critic.safetensors      generator_ema.safetensors (if EMA is on)
+    optimizers.safetensors       rng.safetensors         state.json  config.json
+
+It is written into a hidden temporary folder and renamed into place, so a kill at any moment
+leaves either the complete new checkpoint or none of it, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .errors import UserError
+
+FORMAT_VERSION = 1
+CHECKPOINT_DIR = "checkpoints"
+_STEP_DIR = re.compile(r"^step-(\d{6,})$")
+_TMP_PREFIX = ".tmp-"
+REQUIRED_FILES = ("generator.safetensors", "critic.safetensors", "optimizers.safetensors",
+                  "rng.safetensors", "state.json", "config.json")
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: tensors grouped by file stem, plus the JSON state and config."""
+
+    path: Path
+    tensors: dict[str, dict[str, torch.Tensor]]
+    state: dict[str, Any]
+    config: dict[str, Any]
+
+    @property
+    def step(self) -> int:
+        return int(self.state["step"])
+
+
+def step_dir_name(step: int) -> str:
+    return f"step-{step:06d}"
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    return [p for _, p in sorted(found)]
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def remove_partial_checkpoints(run_dir: Path) -> None:
+    """Delete temporary folders left by a save that was killed part-way."""
+    root = Path(run_dir) / CHECKPOINT_DIR
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith(_TMP_PREFIX):
+                shutil.rmtree(p, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders; the rename is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]],
+                    state: dict[str, Any], config: dict[str, Any], keep: int = 0) -> Path:
+    """Write a checkpoint atomically and return its folder. `keep` > 0 prunes older ones."""
+    root = Path(run_dir) / CHECKPOINT_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / step_dir_name(step)
+    tmp = root / f"{_TMP_PREFIX}{step_dir_name(step)}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for stem, group in tensors.items():
+            path = tmp / f"{stem}.safetensors"
+            save_file({k: v.detach().contiguous().cpu() for k, v in group.items()}, str(path))
+            _fsync_file(path)
+        _write_json(tmp / "config.json", config)
+        _write_json(tmp / "state.json", {**state, "step": step, "format_version": FORMAT_VERSION})
+        for name in ("config.json", "state.json"):
+            _fsync_file(tmp / name)
+        _fsync_dir(tmp)
+        if final.exists():  # re-saving the same step (e.g. after a rollback): replace it whole
+            old = root / f"{_TMP_PREFIX}old-{final.name}-{os.getpid()}"
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if keep > 0:
+        for old in list_checkpoints(run_dir)[:-keep]:
+            if old != final:
+                shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def load_checkpoint(path: Path, require_training_state: bool = True) -> Checkpoint:
+    """Read and validate a checkpoint folder. Refuses pickles and unknown format versions.
+
+    With `require_training_state=False` only the generator, state and config must be present,
+    which is all that painting needs.
+    """
+    path = Path(path)
+    if path.is_file():
+        if path.suffix in (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin"):
+            raise UserError(f"--checkpoint {path}: pickle-based files are refused because loading them can run code; "
+                            "pass a monetgan checkpoint folder (step-NNNNNN) holding safetensors")
+        raise UserError(f"--checkpoint {path}: expected a checkpoint folder (step-NNNNNN), got a file")
+    if not path.is_dir():
+        raise UserError(f"--checkpoint {path}: no such checkpoint folder")
+    needed = REQUIRED_FILES if require_training_state else ("generator.safetensors", "state.json", "config.json")
+    missing = [name for name in needed if not (path / name).is_file()]
+    if missing:
+        raise UserError(f"checkpoint {path} is incomplete (missing {', '.join(missing)}); use an earlier checkpoint")
+    try:
+        state = json.loads((path / "state.json").read_text())
+        config = json.loads((path / "config.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"checkpoint {path}: cannot read its JSON ({exc})") from None
+    version = state.get("format_version")
+    if version != FORMAT_VERSION:
+        raise UserError(f"checkpoint {path} has format version {version!r}; this monetgan reads version "
+                        f"{FORMAT_VERSION}: upgrade monetgan or re-export the checkpoint")
+    tensors = {}
+    for file in sorted(path.glob("*.safetensors")):
+        try:
+            tensors[file.stem] = load_file(str(file))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise UserError(f"checkpoint file {file} is damaged ({exc}); use an earlier checkpoint") from None
+    return Checkpoint(path=path, tensors=tensors, state=state, config=config)
+
+
+# ----------------------------------------------------------------------------------------------
+# Optimizer state <-> (tensors, JSON)
+# ----------------------------------------------------------------------------------------------
+
+def flatten_optimizer_state(prefix: str, state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split `optimizer.state_dict()` into safetensors-ready tensors and a JSON-ready rest."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for index, entries in state_dict["state"].items():
+        for name, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{prefix}.{index}.{name}"] = value
+            else:
+                plain.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": state_dict["param_groups"], "plain_state": plain}
+
+
+def unflatten_optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of `flatten_optimizer_state`."""
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        head, index, name = key.split(".", 2)
+        if head == prefix:
+            state.setdefault(int(index), {})[name] = value
+    for index, entries in meta["plain_state"].items():
+        state.setdefault(int(index), {}).update(entries)
+    return {"state": state, "param_groups": meta["param_groups"]}

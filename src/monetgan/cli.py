@@ -1,0 +1,141 @@
+"""The `monetgan` command: a thin argparse layer over `train`, `paint`, `timelapse` and `plot`.
+
+Only this module parses arguments or exits. A `UserError` becomes one line on stderr and exit
+status 2; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .config import LOSSES, RESOLUTIONS, parse_set_items, preset_names
+from .errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (not usage + message) and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .trainer import train
+
+    overrides: dict[str, Any] = {}
+    for flag, key in (("loss", "loss"), ("resolution", "resolution"), ("steps", "steps"),
+                      ("n_critic", "n_critic"), ("batch_size", "batch_size"), ("seed", "seed")):
+        if getattr(args, flag) is not None:
+            overrides[key] = getattr(args, flag)
+    overrides.update(parse_set_items([item for group in args.set or [] for item in group]))
+    result = train(args.data, args.run, args.preset, dry_run=args.dry_run, show_progress=not args.quiet, **overrides)
+    if args.dry_run:
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0
+    if result.interrupted:
+        return 130
+    print(f"done: {result.run_dir} at step {result.step}; latest checkpoint {result.checkpoint}")
+    return 0
+
+
+def _paint(args: argparse.Namespace) -> int:
+    from .painting import paint
+
+    paths = paint(args.run, checkpoint=args.checkpoint, num=args.num, out=args.out, seed=args.seed,
+                  grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device)
+    grid = f" and grid {args.grid}" if args.grid else ""
+    print(f"wrote {len(paths)} paintings to {args.out}{grid}")
+    return 0
+
+
+def _timelapse(args: argparse.Namespace) -> int:
+    from .timelapse import timelapse
+
+    print(f"wrote {timelapse(args.run_dir, args.out, fps=args.fps)}")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plotting import plot
+
+    print(f"wrote {plot(args.run_dir, args.out)}")
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from .config import preset_description
+
+    for name in preset_names():
+        print(f"{name:12s} {preset_description(name)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="monetgan", description="Learn to paint like Claude Monet with Wasserstein GANs.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"monetgan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("train", help="train a GAN, or resume a run", description=(
+        "Train a GAN on a folder or zip of paintings. Running it again on an existing --run resumes that run."))
+    p.add_argument("--data", help="folder (searched recursively) or zip of JPEG/PNG/WebP images; "
+                                  "optional when resuming")
+    p.add_argument("--run", required=True, help="run folder: config, logs, frames and checkpoints go here")
+    p.add_argument("--preset", help=f"one of {', '.join(preset_names())}, or a .toml file (default wgan-gp-64)")
+    p.add_argument("--loss", choices=LOSSES, help="wgan (weight clipping), wgan-gp (gradient penalty), gan")
+    p.add_argument("--resolution", type=int, choices=RESOLUTIONS, help="training resolution in pixels")
+    p.add_argument("--steps", type=int, help="generator iterations to train for (may be raised on resume)")
+    p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 5; 1 for gan)")
+    p.add_argument("--batch-size", type=int, help="images per batch")
+    p.add_argument("--seed", type=int, help="seed for initialisation, data order and noise")
+    p.add_argument("--set", action="append", nargs="+", metavar="KEY=VALUE",
+                   help="override any config key, e.g. --set checkpoint_every=100 sample_every=50")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("paint", help="paint new images from a trained run or checkpoint")
+    p.add_argument("--run", help="run folder: use its latest checkpoint")
+    p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+    p.add_argument("--num", type=int, default=16, help="number of paintings (default 16)")
+    p.add_argument("--out", default="paintings", help="output folder for the PNGs (default ./paintings)")
+    p.add_argument("--seed", type=int, default=0, help="first latent seed; painting i uses seed+i (default 0)")
+    p.add_argument("--grid", help="also write all paintings as one grid PNG here")
+    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                   help="use the EMA generator (default: when the checkpoint has one)")
+    p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.set_defaults(func=_paint)
+
+    p = sub.add_parser("timelapse", help="render a run's fixed-latent frames as a GIF or MP4")
+    p.add_argument("run_dir", help="run folder")
+    p.add_argument("--out", required=True, help="output .gif or .mp4")
+    p.add_argument("--fps", type=float, default=8.0, help="frames per second (default 8)")
+    p.set_defaults(func=_timelapse)
+
+    p = sub.add_parser("plot", help="plot a run's training curves")
+    p.add_argument("run_dir", help="run folder")
+    p.add_argument("--out", required=True, help="output .png")
+    p.set_defaults(func=_plot)
+
+    p = sub.add_parser("presets", help="list the shipped presets")
+    p.set_defaults(func=_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        args = build_parser().parse_args(argv)
+        code = args.func(args)
+    except UserError as exc:
+        print(f"monetgan: error: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        print("monetgan: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)

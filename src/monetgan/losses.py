@@ -1,0 +1,67 @@
+"""The objectives, as pure functions of tensors and networks. The training loop never spells a formula.
+
+Sign convention: every function returns a quantity to *minimise*.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def critic_loss(kind: str, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Critic objective without any regulariser.
+
+    wgan / wgan-gp: E[D(fake)] - E[D(real)], the negated Kantorovich-Rubinstein estimate (WGAN eq. 3).
+    gan: the cross-entropy -log sigmoid(D(real)) - log(1 - sigmoid(D(fake))) (Goodfellow et al. 2014).
+    """
+    if kind in ("wgan", "wgan-gp"):
+        return fake_scores.mean() - real_scores.mean()
+    if kind == "gan":
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def generator_loss(kind: str, fake_scores: torch.Tensor) -> torch.Tensor:
+    """Generator objective: -E[D(G(z))] for WGANs; the non-saturating -log sigmoid(D(G(z))) for gan."""
+    if kind in ("wgan", "wgan-gp"):
+        return -fake_scores.mean()
+    if kind == "gan":
+        return F.softplus(-fake_scores).mean()
+    raise ValueError(f"unknown loss {kind!r}")
+
+
+def wasserstein_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """E[D(real)] - E[D(fake)]: the critic's estimate of W(P_r, P_g) up to the Lipschitz constant.
+
+    For the cross-entropy GAN it is only the logit gap, logged so curves can be compared.
+    """
+    return real_scores.mean() - fake_scores.mean()
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, epsilon: torch.Tensor) -> torch.Tensor:
+    """x_hat = eps * x + (1 - eps) * x_tilde, one eps ~ U[0, 1] per sample (WGAN-GP Algorithm 1, line 6)."""
+    eps = epsilon.view(-1, 1, 1, 1).to(real.dtype)
+    return eps * real + (1 - eps) * fake
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, epsilon: torch.Tensor,
+                     weight: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """lambda * E[(||grad_x_hat D(x_hat)||_2 - 1)^2] (WGAN-GP Algorithm 1, line 7).
+
+    Returns (penalty, mean gradient norm). The penalty keeps its graph (create_graph=True) so that
+    backpropagating it trains the critic towards unit gradient norm.
+    """
+    x_hat = interpolate(real.detach(), fake.detach(), epsilon).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)
+    norms = grad.float().flatten(1).norm(2, dim=1)  # (B,)
+    return weight * ((norms - 1) ** 2).mean(), norms.detach().mean()
+
+
+@torch.no_grad()
+def clip_weights(critic: nn.Module, clip_value: float) -> None:
+    """Clamp every critic parameter to [-c, c] (WGAN Algorithm 1, line 7)."""
+    for p in critic.parameters():
+        p.clamp_(-clip_value, clip_value)

@@ -1,0 +1,85 @@
+"""`paint()`: new paintings from a trained generator, as PNG files and an optional grid."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import latest_checkpoint, load_checkpoint
+from .config import config_from_dict
+from .devices import pick_device
+from .errors import UserError
+from .images import make_grid, save_png
+from .models import build_generator
+from .sampling import generate, latents_for_seeds
+
+
+def load_generator(checkpoint: str | os.PathLike, ema: bool | None = None, device: str = "auto") -> nn.Module:
+    """The generator stored in a checkpoint folder, in eval mode.
+
+    `ema=None` takes the EMA generator when the checkpoint has one; True requires it; False takes the raw one.
+    """
+    ckpt = load_checkpoint(Path(checkpoint), require_training_state=False)
+    cfg = config_from_dict(ckpt.config, str(ckpt.path / "config.json"))
+    has_ema = "generator_ema" in ckpt.tensors
+    if ema and not has_ema:
+        raise UserError(f"--ema: checkpoint {ckpt.path} has no EMA generator (trained with ema_decay=0); use --no-ema")
+    weights = ckpt.tensors["generator_ema" if (has_ema and ema is not False) else "generator"]
+    generator = build_generator(cfg)
+    try:
+        generator.load_state_dict(weights)
+    except RuntimeError as exc:
+        raise UserError(f"checkpoint {ckpt.path}: generator weights do not match its config ({str(exc).splitlines()[0]})") from None
+    return generator.to(pick_device(device)).eval()
+
+
+def resolve_checkpoint(run: str | os.PathLike | None, checkpoint: str | os.PathLike | None) -> Path:
+    """The checkpoint folder meant by `--run` (its latest) or `--checkpoint` (exactly that one)."""
+    if (run is None) == (checkpoint is None):
+        raise UserError("give exactly one of --run RUN_DIR or --checkpoint DIR")
+    if checkpoint is not None:
+        return Path(checkpoint)
+    run_dir = Path(run)
+    if not run_dir.is_dir():
+        raise UserError(f"--run {run_dir}: no such run folder")
+    found = latest_checkpoint(run_dir)
+    if found is None:
+        raise UserError(f"--run {run_dir} has no checkpoint yet; train it for at least checkpoint_every steps")
+    return found
+
+
+def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None, num: int = 16,
+          out: str | os.PathLike = "paintings", seed: int = 0, grid: str | os.PathLike | None = None,
+          ema: bool | None = None, batch_size: int = 64, device: str = "auto") -> list[Path]:
+    """Paint `num` new images as PNGs named `seed000123.png` into `out`.
+
+    Image i uses latent seed `seed + i`, so any painting can be reproduced alone, and the same
+    seed always gives the same picture. `grid` also writes all of them as one PNG.
+
+    Example:
+        >>> monetgan.paint("runs/quick", num=16, out="paintings", grid="grid.png")  # doctest: +SKIP
+    """
+    if num < 1:
+        raise UserError(f"--num must be at least 1, got {num}")
+    if seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {seed}")
+    generator = load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    seeds = range(seed, seed + num)
+    images = generate(generator, latents_for_seeds(seeds, generator.latent_dim), batch_size=batch_size)
+    paths = []
+    for s, image in zip(seeds, images):
+        path = out_dir / f"seed{s:06d}.png"
+        save_png(image, path)
+        paths.append(path)
+    if grid is not None:
+        grid_path = Path(grid)
+        if grid_path.suffix.lower() != ".png":
+            raise UserError(f"--grid {grid_path}: the grid is written as PNG; give a .png file name")
+        grid_path.parent.mkdir(parents=True, exist_ok=True)
+        save_png(make_grid(images), grid_path)
+    return paths

@@ -1,0 +1,206 @@
+"""Turn a run's sample grids (RUN_DIR/frames/step-NNNNNN.png) into a captioned GIF or MP4 timelapse.
+
+Every frame shows the same fixed latent vectors, so playing them in step order shows the
+generator learning. Each frame gets a caption strip *above* the grid (never over the samples)
+saying which generator step it is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from monetgan.errors import UserError
+
+# The trainer zero-pads steps to at least 6 digits; longer runs simply get more digits.
+_FRAME_NAME = re.compile(r"^step-(\d{6,})\.png$")
+
+# Sample grids of 32 px tiles are tiny on screen; by default upscale until at least this wide.
+_TARGET_WIDTH = 512
+
+_CAPTION_BACKGROUND = (24, 24, 24)
+_CAPTION_TEXT = (235, 235, 235)
+
+# Browsers replace GIF delays under 20 ms with 100 ms, which would make a "fast" GIF slow.
+_MIN_GIF_FRAME_MS = 20
+
+_SUFFIXES = (".gif", ".mp4")
+
+
+def list_frames(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
+    """Return `(step, path)` for every `frames/step-NNNNNN.png` in `run_dir`, sorted numerically by step.
+
+    A missing `frames` folder gives an empty list; a missing `run_dir` is a `UserError`.
+    """
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise UserError(f"{run}: run folder not found; pass the folder that `monetgan train` wrote")
+    frames_dir = run / "frames"
+    if not frames_dir.is_dir():
+        return []
+    found = []
+    for path in frames_dir.iterdir():
+        match = _FRAME_NAME.match(path.name)
+        if match and path.is_file():
+            found.append((int(match.group(1)), path))
+    # Sort on the integer: a string sort would put step-1000000 before step-200000.
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _check_args(out: Path, fps: float, hold_last: float, scale: int | None) -> str:
+    """Validate the user's options up front (before any work) and return the lower-cased suffix."""
+    suffix = out.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise UserError(f"--out {out}: unsupported suffix {out.suffix or '(none)'!r}; use one of {', '.join(_SUFFIXES)}")
+    if not (math.isfinite(fps) and fps > 0):
+        raise UserError(f"--fps {fps}: must be a positive number of frames per second")
+    if not (math.isfinite(hold_last) and hold_last >= 0):
+        raise UserError(f"--hold-last {hold_last}: must be zero or a positive number of seconds")
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
+        raise UserError(f"--scale {scale}: must be a whole number of at least 1 (or leave it out for automatic)")
+    return suffix
+
+
+def _default_scale(width: int) -> int:
+    """Smallest integer factor that makes a frame at least `_TARGET_WIDTH` px wide (never below 1)."""
+    return max(1, math.ceil(_TARGET_WIDTH / max(1, width)))
+
+
+def _load_frame(path: Path, size: tuple[int, int] | None) -> Image.Image:
+    """Read one frame as RGB; resize to `size` if a frame disagrees with the first one."""
+    try:
+        with Image.open(path) as img:
+            frame = img.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise UserError(f"{path}: not a readable PNG ({exc.__class__.__name__}); delete it and run again") from None
+    if size is not None and frame.size != size:
+        # Frames of one run should match; if not (e.g. hand-edited folder), keep the video consistent.
+        frame = frame.resize(size, Image.Resampling.NEAREST)
+    return frame
+
+
+def _caption_font(width: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """Pillow's built-in font, sized relative to the frame so captions stay readable at any scale."""
+    return ImageFont.load_default(size=max(12, width // 24))
+
+
+def _captioned(frame: Image.Image, step: int, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> Image.Image:
+    """Return a new image: a dark strip reading `step 1,200` stacked above `frame`."""
+    text = f"step {step:,}"
+    # Measure a fixed string so every frame gets the same strip height whatever its digits.
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    left, top, right, bottom = probe.textbbox((0, 0), "step 0,123,456,789", font=font)
+    pad = max(4, (bottom - top) // 3)
+    strip_height = (bottom - top) + 2 * pad
+    canvas = Image.new("RGB", (frame.width, frame.height + strip_height), _CAPTION_BACKGROUND)
+    canvas.paste(frame, (0, strip_height))
+    draw = ImageDraw.Draw(canvas)
+    t_left, t_top, t_right, _ = draw.textbbox((0, 0), text, font=font)
+    x = max(pad, (frame.width - (t_right - t_left)) // 2 - t_left)
+    draw.text((x, pad - top), text, font=font, fill=_CAPTION_TEXT)
+    return canvas
+
+
+def _pad_even(img: Image.Image) -> Image.Image:
+    """Pad right/bottom by one pixel where needed: H.264 with yuv420p needs even width and height."""
+    width, height = img.width + img.width % 2, img.height + img.height % 2
+    if (width, height) == img.size:
+        return img
+    padded = Image.new("RGB", (width, height), _CAPTION_BACKGROUND)
+    padded.paste(img, (0, 0))
+    return padded
+
+
+def _rendered_frames(frames: list[tuple[int, Path]], scale: int | None) -> Iterator[Image.Image]:
+    """Yield each frame scaled (nearest neighbour, so pixels stay crisp) and captioned, one at a time."""
+    size: tuple[int, int] | None = None
+    font = None
+    factor = 1
+    for step, path in frames:
+        frame = _load_frame(path, size)
+        if size is None:
+            size = frame.size
+            factor = scale if scale is not None else _default_scale(frame.width)
+            font = _caption_font(frame.width * factor)
+        if factor > 1:
+            frame = frame.resize((frame.width * factor, frame.height * factor), Image.Resampling.NEAREST)
+        assert font is not None
+        yield _captioned(frame, step, font)
+
+
+def _write_gif(images: Iterator[Image.Image], count: int, path: Path, fps: float, hold_last: float) -> None:
+    """Write an endlessly looping GIF; the last frame stays up for an extra `hold_last` seconds."""
+    # Quantize as we go (what Pillow would do on save anyway) so long runs need 1/3 of the memory.
+    paletted = [img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for img in images]
+    frame_ms = max(_MIN_GIF_FRAME_MS, round(1000.0 / fps))
+    durations = [frame_ms] * count
+    durations[-1] = frame_ms + round(1000.0 * hold_last)
+    first, rest = paletted[0], paletted[1:]
+    first.save(path, format="GIF", save_all=True, append_images=rest, duration=durations, loop=0)
+
+
+def _write_mp4(images: Iterator[Image.Image], path: Path, fps: float, hold_last: float) -> None:
+    """Stream frames to H.264 (yuv420p, playable everywhere); repeat the last one to hold it."""
+    import imageio.v2 as imageio  # deferred: spawning ffmpeg machinery is only needed for MP4
+
+    repeats = round(hold_last * fps)
+    # macro_block_size=1: frames are already padded to even sizes, so stop imageio from resizing them.
+    writer = imageio.get_writer(
+        str(path), format="FFMPEG", fps=fps, codec="libx264", quality=8,
+        macro_block_size=1, pixelformat="yuv420p",
+    )
+    try:
+        last = None
+        for img in images:
+            last = np.asarray(_pad_even(img))
+            writer.append_data(last)
+        for _ in range(repeats if last is not None else 0):
+            writer.append_data(last)
+    finally:
+        writer.close()
+
+
+def timelapse(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    fps: float = 8.0,
+    hold_last: float = 2.0,
+    scale: int | None = None,
+) -> Path:
+    """Render `run_dir/frames/*.png` in step order to `out` (.gif or .mp4) and return its path.
+
+    `fps` frames per second; the last frame is shown for an extra `hold_last` seconds (MP4: it is
+    repeated `round(hold_last * fps)` more times). `scale` is an integer nearest-neighbour factor;
+    `None` picks the smallest one that makes frames at least 512 px wide. The file is written to a
+    temporary name beside `out` and renamed into place, so an interrupted run never leaves half a file.
+    """
+    out_path = Path(out)
+    suffix = _check_args(out_path, fps, hold_last, scale)
+    frames = list_frames(run_dir)
+    if not frames:
+        raise UserError(
+            f"{run_dir}: no frames in {Path(run_dir) / 'frames'}; train for at least one sample_every interval first"
+        )
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # Same folder (so os.replace is an atomic rename), hidden, unique, and keeping the real suffix
+    # because imageio/ffmpeg choose the container from it. Not mkstemp: that would leave mode 0600.
+    tmp = out_path.parent / f".{out_path.stem}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
+    try:
+        images = _rendered_frames(frames, scale)
+        if suffix == ".gif":
+            _write_gif(images, len(frames), tmp, fps, hold_last)
+        else:
+            _write_mp4(images, tmp, fps, hold_last)
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return out_path

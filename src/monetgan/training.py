@@ -1,0 +1,227 @@
+"""One generator iteration of GAN training, and the state it advances.
+
+The loop knows phases only: n_critic critic steps, then one generator step, then the EMA update.
+Formulas live in `losses.py`. All randomness (latents, flips, penalty interpolation, data order)
+comes from generators held in `TrainingState`, so a checkpoint can restore it exactly.
+"""
+
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from . import losses
+from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer_state
+from .config import TrainConfig
+from .data import BatchOrder, real_batch
+from .errors import UserError
+from .models import build_critic, build_generator
+
+
+@dataclass
+class TrainingState:
+    """Everything that changes during training; a checkpoint is exactly this."""
+
+    cfg: TrainConfig
+    device: torch.device
+    images: torch.Tensor  # (N, 3, R, R) uint8 on `device`
+    generator: nn.Module
+    critic: nn.Module
+    generator_ema: nn.Module | None
+    generator_optimizer: torch.optim.Optimizer
+    critic_optimizer: torch.optim.Optimizer
+    rng: torch.Generator  # latents, flips, penalty epsilons (on the CPU, so it is device-independent)
+    order: BatchOrder
+    step: int = 0
+    wall_time: float = 0.0  # seconds of training, summed over resumes
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_optimizer(cfg: TrainConfig, params, lr: float) -> torch.optim.Optimizer:
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)  # WGAN section 3: momentum-free, as the paper advises
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2))
+
+
+def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device) -> TrainingState:
+    """Fresh networks and optimizers, initialised from `cfg.seed`."""
+    torch.manual_seed(cfg.seed)
+    generator = build_generator(cfg).to(device)
+    critic = build_critic(cfg).to(device)
+    ema = None
+    if cfg.ema_decay > 0:
+        ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    return TrainingState(
+        cfg=cfg,
+        device=device,
+        images=images.to(device),
+        generator=generator,
+        critic=critic,
+        generator_ema=ema,
+        generator_optimizer=make_optimizer(cfg, generator.parameters(), cfg.lr_generator),
+        critic_optimizer=make_optimizer(cfg, critic.parameters(), cfg.lr_critic),
+        rng=torch.Generator().manual_seed(cfg.seed + 1),
+        order=BatchOrder(images.shape[0], cfg.seed),
+    )
+
+
+def _autocast(state: TrainingState):
+    if state.cfg.precision == "bf16":
+        return torch.autocast(state.device.type, dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def _latents(state: TrainingState, count: int) -> torch.Tensor:
+    return torch.randn(count, state.cfg.latent_dim, generator=state.rng).to(state.device)
+
+
+def _next_real(state: TrainingState) -> torch.Tensor:
+    batch_size = state.cfg.batch_size
+    indices = state.order.next_indices(batch_size).to(state.device)
+    flips = torch.rand(batch_size, generator=state.rng) < 0.5 if state.cfg.hflip else None
+    return real_batch(state.images, indices, None if flips is None else flips.to(state.device))
+
+
+def _grad_norm(module: nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+
+def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
+    """One critic update on a fresh real batch and fresh fakes (WGAN / WGAN-GP Algorithm 1, lines 2-8)."""
+    cfg = state.cfg
+    real = _next_real(state)
+    z = _latents(state, cfg.batch_size)
+    with _autocast(state):
+        with torch.no_grad():
+            fake = state.generator(z)
+        real_scores = state.critic(real).float()
+        fake_scores = state.critic(fake).float()
+        loss = losses.critic_loss(cfg.loss, real_scores, fake_scores)
+        stats = {}
+        if cfg.loss == "wgan-gp":
+            epsilon = torch.rand(cfg.batch_size, generator=state.rng).to(state.device)
+            penalty, penalty_grad_norm = losses.gradient_penalty(state.critic, real, fake, epsilon, cfg.gp_weight)
+            loss = loss + penalty
+            stats = {"gradient_penalty": penalty.detach(), "penalty_grad_norm": penalty_grad_norm}
+    state.critic_optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = _grad_norm(state.critic)
+    state.critic_optimizer.step()
+    if cfg.loss == "wgan":
+        losses.clip_weights(state.critic, cfg.clip_value)  # WGAN Algorithm 1, line 7
+    return {
+        "critic_loss": loss.detach(),
+        "wasserstein_estimate": losses.wasserstein_estimate(real_scores, fake_scores).detach(),
+        "critic_real": real_scores.detach().mean(),
+        "critic_fake": fake_scores.detach().mean(),
+        "critic_grad_norm": grad_norm,
+        **stats,
+    }
+
+
+def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
+    """One generator update against the current critic (WGAN Algorithm 1, lines 9-11)."""
+    cfg = state.cfg
+    z = _latents(state, cfg.batch_size)
+    state.critic.requires_grad_(False)  # no critic weight gradients needed: saves a third of the backward
+    try:
+        with _autocast(state):
+            fake_scores = state.critic(state.generator(z)).float()
+            loss = losses.generator_loss(cfg.loss, fake_scores)
+        state.generator_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+    finally:
+        state.critic.requires_grad_(True)
+    grad_norm = _grad_norm(state.generator)
+    state.generator_optimizer.step()
+    return {"generator_loss": loss.detach(), "generator_grad_norm": grad_norm}
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """ema <- d * ema + (1 - d) * model with d = min(decay, (1 + step) / (10 + step)).
+
+    The warm-up term keeps early EMA weights from being dominated by the random initialisation.
+    Buffers (BatchNorm running statistics) are copied, not averaged.
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    ema_params, params = list(ema.parameters()), list(model.parameters())
+    torch._foreach_lerp_(ema_params, params, 1.0 - d)
+    for b_ema, b in zip(ema.buffers(), model.buffers()):
+        b_ema.copy_(b)
+
+
+def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
+    """One generator iteration: n_critic critic steps, a generator step, the EMA update.
+
+    Returns the last critic step's statistics and the generator's, as 0-d tensors (no host sync).
+    """
+    n_critic = state.cfg.n_critic_at(state.step)
+    for _ in range(n_critic):
+        metrics = critic_step(state)
+    metrics.update(generator_step(state))
+    if state.generator_ema is not None:
+        update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step)
+    state.step += 1
+    metrics["n_critic"] = torch.tensor(n_critic)
+    return metrics
+
+
+# ----------------------------------------------------------------------------------------------
+# State <-> checkpoint
+# ----------------------------------------------------------------------------------------------
+
+def checkpoint_payload(state: TrainingState) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """The tensors (by file) and JSON state that together restore `state` exactly."""
+    g_tensors, g_meta = flatten_optimizer_state("generator", state.generator_optimizer.state_dict())
+    c_tensors, c_meta = flatten_optimizer_state("critic", state.critic_optimizer.state_dict())
+    rng = {"torch_cpu": torch.get_rng_state(), "train": state.rng.get_state()}
+    if torch.cuda.is_available() and state.device.type == "cuda":
+        rng.update({f"cuda_{i}": s for i, s in enumerate(torch.cuda.get_rng_state_all())})
+    tensors = {
+        "generator": state.generator.state_dict(),
+        "critic": state.critic.state_dict(),
+        "optimizers": {**g_tensors, **c_tensors},
+        "rng": rng,
+    }
+    if state.generator_ema is not None:
+        tensors["generator_ema"] = state.generator_ema.state_dict()
+    meta = {
+        "data_order": state.order.state(),
+        "optimizers": {"generator": g_meta, "critic": c_meta},
+        "wall_time": state.wall_time,
+        **state.extra,
+    }
+    return tensors, meta
+
+
+def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
+    """Load a checkpoint into a freshly built state; raises UserError if it does not fit."""
+    t = ckpt.tensors
+    try:
+        state.generator.load_state_dict(t["generator"])
+        state.critic.load_state_dict(t["critic"])
+        if state.generator_ema is not None:
+            state.generator_ema.load_state_dict(t["generator_ema"])
+        optim_meta = ckpt.state["optimizers"]
+        state.generator_optimizer.load_state_dict(
+            unflatten_optimizer_state("generator", t["optimizers"], optim_meta["generator"]))
+        state.critic_optimizer.load_state_dict(
+            unflatten_optimizer_state("critic", t["optimizers"], optim_meta["critic"]))
+        torch.set_rng_state(t["rng"]["torch_cpu"])
+        state.rng.set_state(t["rng"]["train"])
+        cuda_states = [t["rng"][k] for k in sorted(t["rng"]) if k.startswith("cuda_")]
+        if cuda_states and state.device.type == "cuda":
+            torch.cuda.set_rng_state_all(cuda_states)
+        order = ckpt.state["data_order"]
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise UserError(f"checkpoint {ckpt.path} does not fit this run's config ({str(exc).splitlines()[0]})") from None
+    state.order = BatchOrder(state.order.size, state.cfg.seed, order["epoch"], order["position"])
+    state.step = ckpt.step
+    state.wall_time = float(ckpt.state.get("wall_time", 0.0))

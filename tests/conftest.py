@@ -1,0 +1,47 @@
+"""Shared fixtures: small generated image folders and a tiny training config, so tests run in seconds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Tiny networks: every test run of train() uses these unless it says otherwise.
+TINY = dict(resolution=32, generator_channels=8, critic_channels=8, max_channels=32, latent_dim=16,
+            batch_size=8, min_images=4, num_frame_samples=4)
+
+
+def write_paintings(folder: Path, count: int = 12, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Path]:
+    """Smooth random colour fields (not noise), saved as JPEG and PNG alternately."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(count):
+        w, h = size
+        yy, xx = np.mgrid[0:h, 0:w] / max(w, h)
+        base = rng.uniform(0, 255, size=(3,))
+        slope = rng.uniform(-200, 200, size=(3, 2))
+        img = np.stack([base[c] + slope[c, 0] * xx + slope[c, 1] * yy for c in range(3)], -1)
+        path = folder / (f"p{i:03d}.jpg" if i % 2 == 0 else f"p{i:03d}.png")
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+def paintings(tmp_path: Path) -> Path:
+    folder = tmp_path / "paintings"
+    write_paintings(folder)
+    return folder
+
+
+@pytest.fixture
+def monet_data() -> Path:
+    """The shared Kaggle Monet folder (MONETGAN_DATA overrides); tests needing it skip loudly if absent."""
+    path = Path(os.environ.get("MONETGAN_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "monet_jpg"))
+    if not path.is_dir():
+        pytest.skip(f"Monet data not found at {path}; set MONETGAN_DATA")
+    return path
