@@ -30,13 +30,14 @@ def make_run(root: Path, size: tuple[int, int] = (35, 35), steps: list[int] = ST
 def test_list_frames_sorts_numerically_and_ignores_other_files(tmp_path: Path) -> None:
     frames = tmp_path / "frames"
     frames.mkdir()
-    for name in ["step-1000000.png", "step-001000.png", "step-000200.png", "step-000010.png"]:
+    # step-1000000 sorts before step-200000 as a string; numerically it is last.
+    for name in ["step-1000000.png", "step-200000.png", "step-001000.png", "step-000200.png", "step-000010.png"]:
         Image.new("RGB", (4, 4)).save(frames / name)
     (frames / "notes.txt").write_text("x")
     (frames / "step-12.png").write_bytes(b"")  # too few digits: not a trainer frame
     (frames / "step-000300.png.tmp").write_bytes(b"")
     result = list_frames(tmp_path)
-    assert [step for step, _ in result] == [10, 200, 1000, 1_000_000]
+    assert [step for step, _ in result] == [10, 200, 1000, 200_000, 1_000_000]
     assert result[-1][1].name == "step-1000000.png"
 
 
