@@ -1,0 +1,36 @@
+"""Ctrl-C during training finishes the step, writes a checkpoint, and the run resumes from there."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+from monetgan.checkpoint import latest_checkpoint
+
+from conftest import TINY
+
+
+def test_sigint_checkpoints_then_resume_finishes(paintings, tmp_path):
+    run = tmp_path / "run"
+    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=100000", "sample_every=100000"]
+    proc = subprocess.Popen([sys.executable, "-m", "monetgan", "train", "--data", str(paintings), "--run", str(run),
+                             "--steps", "100000", "--quiet", "--set", *set_items],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = run / "log.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    ckpt = latest_checkpoint(run)
+    assert ckpt is not None, "Ctrl-C must write a checkpoint even between checkpoint_every intervals"
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert json.loads((ckpt / "state.json").read_text())["step"] == steps[-1] >= 3
+    # Resume from there and finish a couple more steps.
+    done = subprocess.run([sys.executable, "-m", "monetgan", "train", "--run", str(run), "--quiet",
+                           "--steps", str(steps[-1] + 2)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert latest_checkpoint(run).name == f"step-{steps[-1] + 2:06d}"
