@@ -45,3 +45,19 @@ def monet_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"Monet data not found at {path}; set MONETGAN_DATA")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A finished 3-step run with tiny nets (checkpoints at steps 2 and 3, a frame every step)."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    write_paintings(root / "data")
+    run = root / "run"
+    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=2", "sample_every=1"]
+    result = subprocess.run([sys.executable, "-m", "monetgan", "train", "--data", str(root / "data"), "--run", str(run),
+                             "--steps", "3", "--set", *set_items], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return run, result

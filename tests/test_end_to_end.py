@@ -15,20 +15,6 @@ from monetgan.checkpoint import list_checkpoints
 from conftest import TINY
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    from conftest import write_paintings
-
-    root = tmp_path_factory.mktemp("e2e")
-    write_paintings(root / "data")
-    run = root / "run"
-    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=2", "sample_every=1"]
-    result = subprocess.run([sys.executable, "-m", "monetgan", "train", "--data", str(root / "data"), "--run", str(run),
-                             "--steps", "3", "--set", *set_items], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    return run, result
-
-
 def test_run_folder_is_complete(tiny_run):
     run, result = tiny_run
     assert [p.name for p in list_checkpoints(run)] == ["step-000002", "step-000003"]

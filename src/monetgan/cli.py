@@ -65,6 +65,29 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import evaluate, format_report
+
+    report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, real=args.real, holdout=args.holdout,
+                      num=args.num, json_out=args.json, ema=args.ema, device=args.device, seed=args.seed,
+                      cache_dir=None if args.no_cache else "default", show_progress=not args.quiet)
+    print(format_report(report))
+    if args.json:
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _export_kaggle(args: argparse.Namespace) -> int:
+    from .export import export_kaggle
+
+    result = export_kaggle(args.run, checkpoint=args.checkpoint, num=args.num, out=args.out, seed=args.seed,
+                           ema=args.ema, data=args.data, device=args.device, show_progress=not args.quiet)
+    note = f"; upsampled from {result.upsampled_from} px with Lanczos" if result.upsampled_from else ""
+    print(f"wrote {result.num_images} JPEGs to {result.zip_path} and {result.manifest_path}{note}; "
+          f"replaced {len(result.replaced)} near-copies of training images")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from .config import preset_description
 
@@ -122,6 +145,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="run folder")
     p.add_argument("--out", required=True, help="output .png")
     p.set_defaults(func=_plot)
+
+    p = sub.add_parser("evaluate", help="FID, KID, MiFID, SWD, memorisation and diversity against real paintings")
+    p.add_argument("--run", help="run folder")
+    p.add_argument("--checkpoint", help="step-N (or N) of the run, or all for every checkpoint (default: latest)")
+    p.add_argument("--fake", help="instead of a run: a folder or zip of generated images")
+    p.add_argument("--real", required=True, help="the real paintings (the training set)")
+    p.add_argument("--holdout", help="a second real set that was not trained on")
+    p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
+    p.add_argument("--json", help="also write the full report as JSON here")
+    p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
+    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                   help="use the EMA generator (default: when the checkpoint has one)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("export-kaggle", help="write the Kaggle submission zip (7,000-10,000 256x256 JPEGs)")
+    p.add_argument("--run", help="run folder: use its latest checkpoint")
+    p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+    p.add_argument("--num", type=int, default=7000, help="number of images, 7000 to 10000 (default 7000)")
+    p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
+    p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")
+    p.add_argument("--data", help="training images to check for near-copies (default: the run's own data)")
+    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                   help="use the EMA generator (default: when the checkpoint has one)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_export_kaggle)
 
     p = sub.add_parser("presets", help="list the shipped presets")
     p.set_defaults(func=_presets)

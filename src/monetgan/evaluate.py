@@ -1,0 +1,307 @@
+"""`evaluate()`: how good and how original the paintings are, measured honestly.
+
+For a set of generated images against the real paintings it reports FID and KID (Inception
+pool3 features), Kaggle's MiFID, the sliced Wasserstein distance on Laplacian-pyramid patches
+(no pretrained network), memorisation (nearest training painting in feature and pixel space) and
+diversity (pairwise MS-SSIM). Every figure comes with its real-vs-real floor: the same metric
+between two halves of the real set, which is as low as a perfect generator could hope to score
+on this many images.
+
+Comparisons are made at the generator's resolution: real paintings are resized (Lanczos) to it,
+then both sets go through the same Inception resizing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from .checkpoint import list_checkpoints, step_dir_name
+from .data import load_dataset
+from .errors import UserError
+from .images import make_grid, save_png
+from .metrics.inception import InceptionFeatures, inception_weights_path
+from .metrics.msssim import pairwise_ms_ssim
+from .metrics.stats import (fid_from_features, kernel_inception_distance, mifid, nearest_cosine, nearest_pixel_l2,
+                            spearman)
+from .metrics.swd import sliced_wasserstein, swd_real_floor
+from .painting import load_generator, resolve_checkpoint
+from .sampling import generate, latents_for_seeds
+
+FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
+COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
+PIXEL_RMS_THRESHOLDS = (0.02, 0.04)  # RMS distance on a 0-1 scale
+FAKE_SEED_OFFSET = 10_000_000  # evaluation latents never overlap the preview / export seeds
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MONETGAN_CACHE", Path.home() / ".cache" / "monetgan"))
+
+
+@dataclass
+class RealSet:
+    """Real paintings at the evaluation resolution, with their Inception features."""
+
+    images: np.ndarray  # (N, R, R, 3) uint8
+    features: np.ndarray  # (N, 2048) float64
+    path: Path
+
+
+def _weights_id() -> str:
+    path = inception_weights_path()
+    return f"{path.name}:{path.stat().st_size}"
+
+
+def load_real_set(path: str | os.PathLike, resolution: int, extractor: InceptionFeatures,
+                  cache_dir: Path | None, show_progress: bool = True) -> RealSet:
+    """Decode a real image set and compute (or load cached) features.
+
+    The cache key hashes the decoded pixels and every setting that changes the features, so a
+    changed folder, resolution or network can never reuse stale statistics.
+    """
+    dataset = load_dataset(path, resolution, show_progress=show_progress)
+    images = dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
+    key = hashlib.sha256(
+        f"{dataset.fingerprint()}|{resolution}|{_weights_id()}|{extractor.settings_id()}|{FEATURE_CACHE_VERSION}".encode()
+    ).hexdigest()[:24]
+    cache = (cache_dir / f"real-features-{key}.safetensors") if cache_dir else None
+    if cache is not None and cache.exists():
+        try:
+            return RealSet(images, load_file(str(cache))["features"], Path(path))
+        except Exception:  # a damaged cache is recomputed, never trusted
+            cache.unlink(missing_ok=True)
+    features = extractor(images, show_progress=show_progress)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.tmp{os.getpid()}")
+        save_file({"features": np.ascontiguousarray(features)}, str(tmp))
+        os.replace(tmp, cache)
+    return RealSet(images, features, Path(path))
+
+
+def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, Any]:
+    """FID, KID (mean and std over subsets), MiFID and SWD of fakes against reals."""
+    fid = fid_from_features(fake_features, real.features)
+    kid, kid_std = kernel_inception_distance(fake_features, real.features, seed=seed)
+    mi, memorization_distance = mifid(fid, fake_features, real.features)
+    swd = sliced_wasserstein(fake_images, real.images, seed=seed)
+    return {"fid": fid, "kid": kid, "kid_std": kid_std, "mifid": mi,
+            "memorization_distance": memorization_distance, "swd": swd["mean"],
+            "swd_levels": {str(k): v for k, v in swd["levels"].items()}}
+
+
+def real_floor(real: RealSet, seed: int = 0) -> dict[str, Any]:
+    """The same metrics between two random halves of the real set: the noise floor."""
+    order = np.random.default_rng(seed).permutation(len(real.features))
+    a, b = order[: len(order) // 2], order[len(order) // 2 : 2 * (len(order) // 2)]
+    fid = fid_from_features(real.features[a], real.features[b])
+    kid, kid_std = kernel_inception_distance(real.features[a], real.features[b], seed=seed)
+    swd = swd_real_floor(real.images, seed=seed)
+    return {"fid": fid, "kid": kid, "kid_std": kid_std, "swd": swd["mean"], "halves": [len(a), len(b)]}
+
+
+def memorization(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, grid_path: Path | None,
+                 pairs: int = 16) -> dict[str, Any]:
+    """Nearest training painting of each fake, in Inception cosine distance and pixel RMS distance.
+
+    Writes a grid of the closest pairs (fake left, its nearest painting right) for a person to judge.
+    """
+    cos_d, cos_i = nearest_cosine(fake_features, real.features)
+    pix_d, _ = nearest_pixel_l2(fake_images, real.images)
+    report = {
+        "cosine_min": float(cos_d.min()), "cosine_median": float(np.median(cos_d)),
+        "pixel_rms_min": float(pix_d.min()), "pixel_rms_median": float(np.median(pix_d)),
+        **{f"fraction_cosine_below_{t}": float((cos_d < t).mean()) for t in COSINE_THRESHOLDS},
+        **{f"fraction_pixel_rms_below_{t}": float((pix_d < t).mean()) for t in PIXEL_RMS_THRESHOLDS},
+    }
+    if grid_path is not None:
+        closest = np.argsort(cos_d)[:pairs]
+        tiles = np.stack([np.concatenate([fake_images[i], real.images[cos_i[i]]], axis=1) for i in closest])
+        save_png(make_grid(tiles, columns=4, padding=4), grid_path)
+        report["grid"] = str(grid_path)
+    return report
+
+
+def diversity(fake_images: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, float]:
+    """Mean pairwise MS-SSIM of fakes and of reals: higher than the reals' means less diverse."""
+    fake_mean, fake_std = pairwise_ms_ssim(fake_images, seed=seed)
+    real_mean, real_std = pairwise_ms_ssim(real.images, seed=seed)
+    return {"fake_ms_ssim": fake_mean, "fake_ms_ssim_std": fake_std, "real_ms_ssim": real_mean,
+            "real_ms_ssim_std": real_std}
+
+
+def _paint(checkpoint: Path, num: int, ema: bool | None, device: str, seed: int) -> np.ndarray:
+    generator = load_generator(checkpoint, ema=ema, device=device)
+    seeds = range(FAKE_SEED_OFFSET + seed, FAKE_SEED_OFFSET + seed + num)
+    return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
+
+
+def _checkpoint_list(run: str | os.PathLike | None, checkpoint: str | None) -> list[Path]:
+    if checkpoint is None or run is None:
+        return [resolve_checkpoint(run, checkpoint)]
+    run_dir = Path(run)
+    found = list_checkpoints(run_dir)
+    if not found:
+        raise UserError(f"--run {run_dir} has no checkpoints to evaluate")
+    if checkpoint == "all":
+        return found
+    name = checkpoint if checkpoint.startswith("step-") else step_dir_name(int(checkpoint)) if checkpoint.isdigit() else checkpoint
+    match = [p for p in found if p.name == name]
+    if not match:
+        raise UserError(f"--checkpoint {checkpoint}: not in {run_dir}; choose one of {', '.join(p.name for p in found)} or all")
+    return match
+
+
+def _wasserstein_near(log_path: Path, step: int, window: int = 50) -> float | None:
+    """Mean logged Wasserstein estimate over the `window` steps up to `step` (the raw value is noisy)."""
+    if not log_path.exists():
+        return None
+    values = []
+    for line in log_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if step - window < record.get("step", -1) <= step and record.get("wasserstein_estimate") is not None:
+            values.append(record["wasserstein_estimate"])
+    return float(np.mean(values)) if values else None
+
+
+def _write_metrics_jsonl(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Merge rows into RUN_DIR/metrics.jsonl, one line per step, replacing older evaluations of a step."""
+    path = run_dir / "metrics.jsonl"
+    by_step: dict[int, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+                by_step[int(record["step"])] = record
+            except (json.JSONDecodeError, KeyError, ValueError, TypeError):
+                continue
+    for row in rows:
+        by_step[row["step"]] = row
+    tmp = path.with_name(f".metrics.jsonl.tmp{os.getpid()}")
+    tmp.write_text("".join(json.dumps(by_step[s]) + "\n" for s in sorted(by_step)))
+    os.replace(tmp, path)
+
+
+def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = None,
+             fake: str | os.PathLike | None = None, real: str | os.PathLike, holdout: str | os.PathLike | None = None,
+             num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
+             device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
+             show_progress: bool = True) -> dict[str, Any]:
+    """Measure a run's checkpoint(s), or a folder of images, against real paintings.
+
+    Args:
+        run / checkpoint: a run folder and which checkpoint: None (latest), "step-N" or N, or "all"
+            (every checkpoint; appends one line per step to RUN_DIR/metrics.jsonl).
+        fake: instead of a run, a folder or zip of generated images.
+        real: the real paintings (the training set, to measure memorisation against).
+        holdout: optional second real set never trained on; FID/KID against it are reported too.
+        num: generated images per checkpoint.
+        cache_dir: where real-image features are cached ("default": $MONETGAN_CACHE or ~/.cache/monetgan; None: off).
+
+    Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
+    """
+    if (run is None) == (fake is None):
+        raise UserError("give exactly one of --run RUN_DIR or --fake DIR")
+    if num < 2:
+        raise UserError(f"--num must be at least 2, got {num}")
+    cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
+    extractor = InceptionFeatures(device=device, show_progress=show_progress)
+
+    if fake is not None:
+        jobs: list[tuple[str, Any]] = [("fake", Path(fake))]
+        resolution = _native_size(Path(fake)) or 256
+    else:
+        checkpoints = _checkpoint_list(run, checkpoint)
+        jobs = [(p.name, p) for p in checkpoints]
+        resolution = load_generator(checkpoints[0], device="cpu").resolution
+    real_set = load_real_set(real, resolution, extractor, cache, show_progress)
+    floor = real_floor(real_set, seed)
+    holdout_set = load_real_set(holdout, resolution, extractor, cache, show_progress) if holdout else None
+
+    results = []
+    for name, source in jobs:
+        if name == "fake":
+            images = load_dataset(source, resolution, show_progress=False).images.permute(0, 2, 3, 1).numpy()
+        else:
+            images = _paint(source, num, ema, device, seed)
+        features = extractor(images, show_progress=show_progress)
+        row: dict[str, Any] = {"name": name, "num_fake": len(images), "num_real": len(real_set.features),
+                               "resolution": resolution, **quality_metrics(images, features, real_set, seed)}
+        if name != "fake":
+            row["step"] = int(json.loads((source / "state.json").read_text())["step"])
+        if holdout_set is not None:
+            row["holdout_fid"] = fid_from_features(features, holdout_set.features)
+            row["holdout_kid"], row["holdout_kid_std"] = kernel_inception_distance(features, holdout_set.features, seed=seed)
+        if len(jobs) == 1:
+            grid_dir = Path(run) if run is not None else (Path(json_out).parent if json_out else Path("."))
+            row["memorization"] = memorization(images, features, real_set, grid_dir / "memorization.png")
+            row["diversity"] = diversity(images, real_set, seed)
+        results.append(row)
+
+    report: dict[str, Any] = {"real": str(real_set.path), "real_floor": floor, "results": results,
+                              "settings": {"num": num, "seed": seed, "resolution": resolution,
+                                           "features": extractor.settings_id(), "ema": ema}}
+    if run is not None and checkpoint == "all":
+        log = Path(run) / "log.jsonl"
+        for row in results:
+            row["wasserstein_estimate"] = _wasserstein_near(log, row["step"])
+        _write_metrics_jsonl(Path(run), [{k: row[k] for k in ("step", "fid", "kid", "kid_std", "mifid", "swd",
+                                                                "wasserstein_estimate")} for row in results])
+        w = [row["wasserstein_estimate"] for row in results]
+        if all(v is not None for v in w):
+            report["spearman_wasserstein"] = {m: spearman(np.array(w), np.array([r[m] for r in results]))
+                                              for m in ("fid", "kid", "swd")}
+    if json_out is not None:
+        out = Path(json_out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+    return report
+
+
+def _native_size(folder: Path) -> int | None:
+    """The side of the first image in a folder of generated images, to evaluate at its own size."""
+    from PIL import Image
+
+    if not folder.is_dir():
+        return None
+    for path in sorted(folder.rglob("*")):
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
+            with Image.open(path) as img:
+                return min(img.size)
+    return None
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text table of an `evaluate` report."""
+    floor = report["real_floor"]
+    lines = [f"real set {report['real']} at {report['settings']['resolution']} px; "
+             f"real-vs-real floor ({floor['halves'][0]} vs {floor['halves'][1]}): FID {floor['fid']:.2f}  "
+             f"KID {floor['kid']:.4f} ± {floor['kid_std']:.4f}  SWD {floor['swd']:.2f}",
+             f"{'checkpoint':<14}{'n':>6}{'FID':>9}{'KID':>18}{'MiFID':>9}{'mem.d':>7}{'SWD':>8}"]
+    for row in report["results"]:
+        lines.append(f"{row['name']:<14}{row['num_fake']:>6}{row['fid']:>9.2f}{row['kid']:>10.4f} ± {row['kid_std']:.4f}"
+                     f"{row['mifid']:>9.2f}{row['memorization_distance']:>7.3f}{row['swd']:>8.2f}")
+        if "holdout_fid" in row:
+            lines.append(f"{'':<14}holdout: FID {row['holdout_fid']:.2f}  KID {row['holdout_kid']:.4f} ± {row['holdout_kid_std']:.4f}")
+    if len(report["results"]) == 1:
+        row = report["results"][0]
+        m, d = row["memorization"], row["diversity"]
+        lines.append("memorization: " + "  ".join(f"{k}={v:.3f}" for k, v in m.items() if k != "grid")
+                     + (f"  (pairs: {m['grid']})" if "grid" in m else ""))
+        lines.append(f"diversity: pairwise MS-SSIM fake {d['fake_ms_ssim']:.3f} ± {d['fake_ms_ssim_std']:.3f}, "
+                     f"real {d['real_ms_ssim']:.3f} ± {d['real_ms_ssim_std']:.3f} (lower is more diverse)")
+    if "spearman_wasserstein" in report:
+        s = report["spearman_wasserstein"]
+        lines.append("Spearman correlation of the Wasserstein estimate with: " +
+                     ", ".join(f"{k.upper()} {v:+.3f}" for k, v in s.items()))
+    return "\n".join(lines)

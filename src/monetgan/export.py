@@ -1,0 +1,173 @@
+"""`export_kaggle()`: the submission "I'm Something of a Painter Myself" expects.
+
+A zip of 7,000-10,000 JPEGs, each 256x256 RGB, plus a `manifest.json` beside it recording the
+seeds, the checkpoint hash and the checks made. Before writing, every painting is compared with
+the training set; near-copies are replaced by fresh seeds and reported, because Kaggle's MiFID
+punishes memorisation and because copying is not painting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .errors import UserError
+from .metrics.stats import nearest_pixel_l2
+from .painting import load_generator, resolve_checkpoint
+from .sampling import generate, latents_for_seeds
+
+KAGGLE_SIZE = 256
+KAGGLE_MIN, KAGGLE_MAX = 7_000, 10_000
+# A painting whose RMS pixel distance (0-1 scale) to some training image, compared at the
+# generator's resolution, is below this is treated as a near-copy.
+NEAR_COPY_RMS = 0.04
+MAX_COPY_FRACTION = 0.1  # more near-copies than this on the first pass: refuse rather than re-draw
+
+
+@dataclass
+class ExportResult:
+    zip_path: Path
+    manifest_path: Path
+    num_images: int
+    replaced: list[int]  # seeds replaced as near-copies
+    upsampled_from: int | None
+
+
+def upsample(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, h, w, 3) uint8 -> (N, size, size, 3) with Lanczos, a sharp and ringing-limited filter."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.LANCZOS)) for im in images])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _training_images(checkpoint: Path, data: str | os.PathLike | None, resolution: int) -> np.ndarray:
+    from .data import load_dataset
+
+    if data is None:
+        run_json = checkpoint.parent.parent / "run.json"
+        if not run_json.exists():
+            raise UserError(f"checkpoint {checkpoint}: cannot find its training data; pass --data to check for near-copies")
+        data = json.loads(run_json.read_text())["data"]
+    dataset = load_dataset(data, resolution, show_progress=False)
+    return dataset.images.permute(0, 2, 3, 1).numpy()
+
+
+def _recorded_metrics(checkpoint: Path) -> dict:
+    """The evaluation of this checkpoint that `monetgan evaluate --checkpoint all` stored, if any."""
+    path = checkpoint.parent.parent / "metrics.jsonl"
+    step = int(json.loads((checkpoint / "state.json").read_text())["step"])
+    found: dict = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if record.get("step") == step:
+                found = record
+    return found
+
+
+def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
+                  num: int = 7_000, out: str | os.PathLike = "images.zip", seed: int = 0, ema: bool | None = None,
+                  data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
+                  quality: int = 95, batch_size: int = 64, device: str = "auto",
+                  show_progress: bool = True, metrics: dict | None = None) -> ExportResult:
+    """Paint `num` images (seeds seed, seed+1, ...), replace near-copies, and write the Kaggle zip.
+
+    Args:
+        data: the training images to check against; defaults to the run's own data (run.json).
+        near_copy_rms: RMS pixel distance (0-1) under which a painting counts as a copy.
+        metrics: optional metrics to record in the manifest (e.g. from `evaluate`).
+    """
+    if not KAGGLE_MIN <= num <= KAGGLE_MAX:
+        raise UserError(f"--num {num}: Kaggle accepts {KAGGLE_MIN:,} to {KAGGLE_MAX:,} images; choose a number in that range")
+    out_path = Path(out)
+    if out_path.suffix.lower() != ".zip":
+        raise UserError(f"--out {out_path}: the submission is a zip file; give a name ending in .zip")
+    ckpt = resolve_checkpoint(run, checkpoint)
+    generator = load_generator(ckpt, ema=ema, device=device)
+    resolution = generator.resolution
+    reals = _training_images(ckpt, data, resolution)
+    started = time.perf_counter()
+
+    # Paint, then re-draw near-copies from seeds beyond the requested range until none remain.
+    seeds = list(range(seed, seed + num))
+    next_seed = seed + num
+    images = np.empty((num, resolution, resolution, 3), np.uint8)
+    todo = np.arange(num)
+    replaced: list[int] = []
+    bar = tqdm(total=num, desc="painting", unit="img", disable=not show_progress, leave=False)
+    for round_ in range(20):
+        for i in range(0, len(todo), 1024):
+            block = todo[i : i + 1024]
+            images[block] = generate(generator, latents_for_seeds([seeds[j] for j in block], generator.latent_dim),
+                                     batch_size=batch_size)
+            bar.update(len(block))
+        copies = todo[nearest_pixel_l2(images[todo], reals)[0] < near_copy_rms]
+        if len(copies) == 0:
+            break
+        if round_ == 0 and len(copies) > MAX_COPY_FRACTION * num:
+            raise UserError(f"checkpoint {ckpt}: {len(copies) / num:.0%} of the paintings lie within RMS {near_copy_rms} "
+                            "of a training image; the generator copies (or has collapsed), so the export is refused: "
+                            "use another checkpoint or train further")
+        for j in copies:
+            replaced.append(seeds[j])
+            seeds[j], next_seed = next_seed, next_seed + 1
+        todo = copies
+        bar.total += len(copies)
+    else:
+        raise UserError(f"checkpoint {ckpt} keeps painting copies of training images after 20 re-draws; export refused")
+    bar.close()
+
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for i in tqdm(range(0, num, 256), desc="writing JPEGs", unit="batch", disable=not show_progress, leave=False):
+                for k, image in enumerate(upsample(images[i : i + 256], KAGGLE_SIZE)):
+                    buf = io.BytesIO()
+                    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+                    archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+    upsampled = resolution if resolution != KAGGLE_SIZE else None
+    manifest = {
+        "zip": out_path.name,
+        "num_images": num,
+        "image_size": [KAGGLE_SIZE, KAGGLE_SIZE],
+        "format": f"JPEG quality {quality}, RGB",
+        "checkpoint": str(ckpt),
+        "checkpoint_sha256": _sha256(ckpt / "generator.safetensors"),
+        "ema": "generator_ema" if ema is not False and (ckpt / "generator_ema.safetensors").exists() else "generator",
+        "generator_resolution": resolution,
+        "upsampling": f"Lanczos from {resolution}x{resolution} to {KAGGLE_SIZE}x{KAGGLE_SIZE}" if upsampled else None,
+        "seeds": seeds,
+        "near_copy_check": {"metric": "RMS pixel distance to the nearest training image at the generator's resolution",
+                            "threshold": near_copy_rms, "training_images": len(reals), "replaced_seeds": replaced},
+        "metrics": metrics if metrics is not None else _recorded_metrics(ckpt),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    manifest_path = out_path.with_name("manifest.json")
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return ExportResult(out_path, manifest_path, num, replaced, upsampled)
