@@ -51,7 +51,12 @@ def extractor() -> InceptionFeatures:
 
 @pytest.fixture(scope="module")
 def features(extractor, images) -> np.ndarray:
-    return extractor(images)
+    return extractor(images)  # one batch of 4
+
+
+@pytest.fixture(scope="module")
+def features_bs3(images) -> np.ndarray:
+    return InceptionFeatures(batch_size=3)(images)  # batches of 3 + 1
 
 
 def test_features_shape_dtype_finite(features, images):
@@ -61,23 +66,29 @@ def test_features_shape_dtype_finite(features, images):
     assert (features >= 0).all()  # pool3 follows a ReLU
 
 
-def test_features_deterministic(extractor, images):
-    first = extractor(images[:1])
-    second = extractor(images[:1])
-    np.testing.assert_array_equal(first, second)
+def test_features_deterministic(extractor, images, features_bs3):
+    # features_bs3 ran images[3:4] as a batch of its own; the same batch again must give the same bits.
+    np.testing.assert_array_equal(extractor(images[3:4]), features_bs3[3:4])
 
 
-def test_features_batch_size_independent(features, images):
-    other = InceptionFeatures(batch_size=3)(images)  # batches of 3 + 1 instead of one of 4
-    assert np.abs(other - features).max() <= 1e-4 * np.abs(features).max()
+def test_features_batch_size_independent(features, features_bs3):
+    assert np.abs(features_bs3 - features).max() <= 1e-4 * np.abs(features).max()
 
 
-def test_fused_network_matches_torchscript(images, features):
-    """The BN-folded, ReLU-fused eager rebuild computes what the shipped TorchScript model computes."""
+def test_fused_network_matches_torchscript(extractor, images, features, monkeypatch):
+    """The BN-folded eager rebuild computes what the shipped TorchScript model computes, with the
+    oneDNN conv+ReLU fusion (CPU) and with plain conv2d + relu (the path GPUs and bf16 take)."""
     x = resize_for_inception(images[:1])
-    with torch.inference_mode():
+    with torch.inference_mode(), torch.jit.optimized_execution(False):
         reference = load_inception_torchscript("cpu")(x).double().numpy()
-    assert np.abs(features[:1] - reference).max() <= 1e-4 * np.abs(reference).max()
+    tolerance = 1e-4 * np.abs(reference).max()
+    assert np.abs(features[:1] - reference).max() <= tolerance
+    convs = [m for m in extractor.network.modules() if isinstance(m, inception._ConvBNReLU)]
+    assert len(convs) == 94
+    for conv in convs:
+        monkeypatch.setattr(conv, "fused_op", None)
+    unfused = extractor(images[:1])
+    assert np.abs(unfused - reference).max() <= tolerance
 
 
 def test_features_tell_different_images_apart(features):

@@ -25,6 +25,7 @@ from safetensors.numpy import load_file, save_file
 
 from .checkpoint import list_checkpoints, step_dir_name
 from .data import load_dataset
+from .devices import pick_device
 from .errors import UserError
 from .images import make_grid, save_png
 from .metrics.inception import InceptionFeatures, inception_weights_path
@@ -54,6 +55,11 @@ class RealSet:
     path: Path
 
 
+def _feature_settings(extractor: InceptionFeatures) -> str:
+    """Everything about feature extraction that changes the numbers (not the device or batch size)."""
+    return f"resize={extractor.resize},dtype={extractor.dtype}"
+
+
 def _weights_id() -> str:
     path = inception_weights_path()
     return f"{path.name}:{path.stat().st_size}"
@@ -69,7 +75,7 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
     dataset = load_dataset(path, resolution, show_progress=show_progress)
     images = dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
     key = hashlib.sha256(
-        f"{dataset.fingerprint()}|{resolution}|{_weights_id()}|{extractor.settings_id()}|{FEATURE_CACHE_VERSION}".encode()
+        f"{dataset.fingerprint()}|{resolution}|{_weights_id()}|{_feature_settings(extractor)}|{FEATURE_CACHE_VERSION}".encode()
     ).hexdigest()[:24]
     cache = (cache_dir / f"real-features-{key}.safetensors") if cache_dir else None
     if cache is not None and cache.exists():
@@ -215,7 +221,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     if num < 2:
         raise UserError(f"--num must be at least 2, got {num}")
     cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
-    extractor = InceptionFeatures(device=device, show_progress=show_progress)
+    extractor = InceptionFeatures(device=pick_device(device), show_progress=show_progress)
 
     if fake is not None:
         jobs: list[tuple[str, Any]] = [("fake", Path(fake))]
@@ -250,7 +256,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
 
     report: dict[str, Any] = {"real": str(real_set.path), "real_floor": floor, "results": results,
                               "settings": {"num": num, "seed": seed, "resolution": resolution,
-                                           "features": extractor.settings_id(), "ema": ema}}
+                                           "features": _feature_settings(extractor), "ema": ema}}
     if run is not None and checkpoint == "all":
         log = Path(run) / "log.jsonl"
         for row in results:

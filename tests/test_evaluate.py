@@ -1,0 +1,92 @@
+"""evaluate(): identities that any honest evaluation must satisfy, on a handful of images."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import monetgan.evaluate as ev
+from monetgan.evaluate import evaluate, format_report
+
+from conftest import write_paintings
+
+
+@pytest.fixture(scope="module")
+def reals(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("reals")
+    write_paintings(folder, count=12, size=(64, 64), seed=1)
+    return folder
+
+
+def test_a_copy_of_the_reals_scores_like_the_reals(reals, tmp_path):
+    report = evaluate(fake=reals, real=reals, cache_dir=tmp_path / "cache", json_out=tmp_path / "r.json",
+                      show_progress=False)
+    row = report["results"][0]
+    assert row["fid"] == pytest.approx(0.0, abs=1e-3)
+    assert row["swd"] == pytest.approx(0.0, abs=1e-6)
+    # Every "generated" image is a training image: memorisation is total and MiFID explodes.
+    assert row["memorization"]["fraction_cosine_below_0.05"] == 1.0
+    assert row["memorization"]["pixel_rms_min"] == pytest.approx(0.0, abs=1e-9)
+    assert row["memorization_distance"] < 1e-6  # MiFID = FID / this: any FID above 0 explodes
+    assert (tmp_path / "memorization.png").exists()
+    assert json.loads((tmp_path / "r.json").read_text())["results"][0]["fid"] == pytest.approx(row["fid"])
+    assert "FID" in format_report(report)
+
+
+def test_planted_copy_is_flagged_and_raises_mifid(reals, tmp_path):
+    fakes = tmp_path / "fakes"
+    write_paintings(fakes, count=8, size=(64, 64), seed=99)  # different paintings
+    clean = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False)["results"][0]
+    shutil.copy(next(reals.glob("*.png")), fakes / "zz_copy.png")  # plant one exact copy
+    planted = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False)["results"][0]
+    assert clean["memorization"]["pixel_rms_min"] > 0.02
+    assert planted["memorization"]["pixel_rms_min"] == pytest.approx(0.0, abs=1e-9)
+    assert planted["memorization"]["cosine_min"] == pytest.approx(0.0, abs=1e-6)
+    assert planted["memorization"]["fraction_pixel_rms_below_0.02"] == pytest.approx(1 / 9)
+    assert clean["fid"] > 1.0
+    # One copy among nine lowers the memorisation distance and so raises MiFID relative to FID.
+    assert planted["memorization_distance"] < clean["memorization_distance"]
+    assert planted["mifid"] / planted["fid"] >= clean["mifid"] / clean["fid"]
+
+
+def test_real_features_are_cached(reals, tmp_path, monkeypatch):
+    calls = []
+    original = ev.InceptionFeatures.__call__
+
+    def counting(self, images, *args, **kwargs):
+        calls.append(len(images))
+        return original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(ev.InceptionFeatures, "__call__", counting)
+    first = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False)
+    assert calls == [12, 12] and len(list(tmp_path.glob("real-features-*.safetensors"))) == 1
+    calls.clear()
+    second = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False)
+    assert calls == [12]  # only the fakes: the reals came from the cache
+    assert second["results"][0]["fid"] == pytest.approx(first["results"][0]["fid"])
+
+
+def test_every_checkpoint_of_a_run(tiny_run, reals, tmp_path):
+    run, _ = tiny_run
+    report = evaluate(run, checkpoint="all", real=reals, num=6, cache_dir=tmp_path, show_progress=False)
+    assert [r["step"] for r in report["results"]] == [2, 3]
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [2, 3]
+    assert all(np.isfinite(r["fid"]) and r["wasserstein_estimate"] is not None for r in lines)
+    assert set(report["spearman_wasserstein"]) == {"fid", "kid", "swd"}
+
+
+def test_cli_evaluate_and_bad_checkpoint(tiny_run, reals, tmp_path):
+    run, _ = tiny_run
+    ok = subprocess.run([sys.executable, "-m", "monetgan", "evaluate", "--run", str(run), "--real", str(reals),
+                         "--num", "4", "--json", str(tmp_path / "e.json"), "--quiet"],
+                        capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stderr
+    assert "FID" in ok.stdout and (tmp_path / "e.json").exists()
+    bad = subprocess.run([sys.executable, "-m", "monetgan", "evaluate", "--run", str(run), "--real", str(reals),
+                          "--checkpoint", "step-999"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "step-999" in bad.stderr and bad.stderr.count("\n") == 1
