@@ -46,3 +46,14 @@ def test_resume_from_an_earlier_checkpoint_after_a_kill(paintings, tmp_path):
     assert latest_checkpoint(tmp_path / "b").name == "step-000004"
     resumed = monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False)
     assert digests(straight.checkpoint) == digests(resumed.checkpoint)
+
+
+def test_resume_with_different_images_is_refused(paintings, tmp_path):
+    from conftest import write_paintings
+    from monetgan.errors import UserError
+
+    monetgan.train(paintings, tmp_path / "run", show_progress=False, tensorboard=False, **dict(TINY, steps=1))
+    other = tmp_path / "other"
+    write_paintings(other, seed=5)
+    with pytest.raises(UserError, match="differs from the images"):
+        monetgan.train(other, tmp_path / "run", show_progress=False, tensorboard=False, steps=2)

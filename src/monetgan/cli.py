@@ -96,6 +96,13 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_generator_args(p: argparse.ArgumentParser) -> None:
+    """--ema/--no-ema and --device: how a command that paints loads and runs the generator."""
+    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                   help="use the EMA generator (default: when the checkpoint has one)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="monetgan", description="Learn to paint like Claude Monet with Wasserstein GANs.")
     from . import __version__
@@ -129,10 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="paintings", help="output folder for the PNGs (default ./paintings)")
     p.add_argument("--seed", type=int, default=0, help="first latent seed; painting i uses seed+i (default 0)")
     p.add_argument("--grid", help="also write all paintings as one grid PNG here")
-    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
-                   help="use the EMA generator (default: when the checkpoint has one)")
+    _add_generator_args(p)
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.set_defaults(func=_paint)
 
     p = sub.add_parser("timelapse", help="render a run's fixed-latent frames as a GIF or MP4")
@@ -155,9 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
-    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
-                   help="use the EMA generator (default: when the checkpoint has one)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    _add_generator_args(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_evaluate)
@@ -169,9 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")
     p.add_argument("--data", help="training images to check for near-copies (default: the run's own data)")
-    p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
-                   help="use the EMA generator (default: when the checkpoint has one)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_export_kaggle)
 

@@ -133,6 +133,11 @@ def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprin
     save_png(make_grid(images[:64].permute(0, 2, 3, 1).numpy()), run_dir / "reals.png")
 
 
+def _saved_fingerprint(run_dir: Path) -> str | None:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()).get("data_fingerprint") if path.exists() else None
+
+
 def _data_path(run_dir: Path, data: str | os.PathLike | None, resuming: bool) -> Path:
     if data is not None:
         return Path(data)
@@ -186,12 +191,11 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
         state.extra["data_fingerprint"] = fingerprint
         remove_partial_checkpoints(run_dir)
         ckpt_path = latest_checkpoint(run_dir) if resuming else None
+        if resuming and _saved_fingerprint(run_dir) not in (None, fingerprint):
+            raise UserError(f"--data {data_path} differs from the images this run was trained on; "
+                            "pass the original data to resume, or start a new --run")
         if ckpt_path is not None:
-            ckpt = load_checkpoint(ckpt_path)
-            if ckpt.state.get("data_fingerprint") != fingerprint:
-                raise UserError(f"--data {data_path} differs from the images this run was trained on; "
-                                "pass the original data to resume, or start a new --run")
-            restore_state(state, ckpt)
+            restore_state(state, load_checkpoint(ckpt_path))
             say(f"resuming {run_dir} from {ckpt_path.name}")
         elif not resuming or not (run_dir / "run.json").exists():
             _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images)
