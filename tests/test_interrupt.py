@@ -34,3 +34,23 @@ def test_sigint_checkpoints_then_resume_finishes(paintings, tmp_path):
                            "--steps", str(steps[-1] + 2)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert latest_checkpoint(run).name == f"step-{steps[-1] + 2:06d}"
+
+
+def test_second_train_on_the_same_run_is_refused(paintings, tmp_path):
+    run = tmp_path / "run"
+    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=100000", "sample_every=100000"]
+    first = subprocess.Popen([sys.executable, "-m", "monetgan", "train", "--data", str(paintings), "--run", str(run),
+                              "--steps", "100000", "--quiet", "--set", *set_items],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (run / "log.jsonl").exists():
+            time.sleep(0.2)
+        second = subprocess.run([sys.executable, "-m", "monetgan", "train", "--run", str(run), "--quiet"],
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2
+        assert "in use by another monetgan train" in second.stderr and second.stderr.count("\n") == 1
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=120)
+    assert first.returncode == 130  # the first run was not disturbed and stopped cleanly
