@@ -64,6 +64,10 @@ def read_log(run_dir: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return _read_jsonl(path)
 
 
+# metrics.jsonl keys that are not quality metrics (or that duplicate one) are left off the overlay.
+_NOT_OVERLAID = frozenset({"step", "wasserstein_estimate", "kid_std", "mifid"})
+
+
 def _read_metrics(run: Path) -> dict[str, tuple[list[int], list[float]]]:
     """Optional `metrics.jsonl` -> {metric name: (steps, values)}; empty when the file is absent."""
     path = run / "metrics.jsonl"
@@ -72,7 +76,7 @@ def _read_metrics(run: Path) -> dict[str, tuple[list[int], list[float]]]:
     series: dict[str, tuple[list[int], list[float]]] = {}
     for record in _read_jsonl(path):
         for key, value in record.items():
-            if key != "step" and _is_number(value):
+            if key not in _NOT_OVERLAID and _is_number(value):
                 steps, values = series.setdefault(key, ([], []))
                 steps.append(record["step"])
                 values.append(float(value))
