@@ -11,16 +11,26 @@ from monetgan.checkpoint import latest_checkpoint
 from conftest import TINY
 
 
-def test_sigint_checkpoints_then_resume_finishes(paintings, tmp_path):
-    run = tmp_path / "run"
+def start_endless_training(paintings, run):
+    """A tiny `monetgan train` that would run for ages, checkpointing only when stopped."""
     set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=100000", "sample_every=100000"]
-    proc = subprocess.Popen([sys.executable, "-m", "monetgan", "train", "--data", str(paintings), "--run", str(run),
+    return subprocess.Popen([sys.executable, "-m", "monetgan", "train", "--data", str(paintings), "--run", str(run),
                              "--steps", "100000", "--quiet", "--set", *set_items],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_log_lines(run, count, timeout=120.0):
     log = run / "log.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+    deadline = time.time() + timeout
+    while time.time() < deadline and (not log.exists() or len(log.read_text().splitlines()) < count):
         time.sleep(0.2)
+
+
+def test_sigint_checkpoints_then_resume_finishes(paintings, tmp_path):
+    run = tmp_path / "run"
+    proc = start_endless_training(paintings, run)
+    wait_for_log_lines(run, 3)
+    log = run / "log.jsonl"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
@@ -38,14 +48,9 @@ def test_sigint_checkpoints_then_resume_finishes(paintings, tmp_path):
 
 def test_second_train_on_the_same_run_is_refused(paintings, tmp_path):
     run = tmp_path / "run"
-    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=100000", "sample_every=100000"]
-    first = subprocess.Popen([sys.executable, "-m", "monetgan", "train", "--data", str(paintings), "--run", str(run),
-                              "--steps", "100000", "--quiet", "--set", *set_items],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = start_endless_training(paintings, run)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and not (run / "log.jsonl").exists():
-            time.sleep(0.2)
+        wait_for_log_lines(run, 1)
         second = subprocess.run([sys.executable, "-m", "monetgan", "train", "--run", str(run), "--quiet"],
                                 capture_output=True, text=True, timeout=120)
         assert second.returncode == 2

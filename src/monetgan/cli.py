@@ -96,6 +96,12 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_checkpoint_source_args(p: argparse.ArgumentParser) -> None:
+    """--run or --checkpoint: which generator a painting command uses."""
+    p.add_argument("--run", help="run folder: use its latest checkpoint")
+    p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+
+
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
     """--ema/--no-ema and --device: how a command that paints loads and runs the generator."""
     p.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
@@ -130,8 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_train)
 
     p = sub.add_parser("paint", help="paint new images from a trained run or checkpoint")
-    p.add_argument("--run", help="run folder: use its latest checkpoint")
-    p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+    _add_checkpoint_source_args(p)
     p.add_argument("--num", type=int, default=16, help="number of paintings (default 16)")
     p.add_argument("--out", default="paintings", help="output folder for the PNGs (default ./paintings)")
     p.add_argument("--seed", type=int, default=0, help="first latent seed; painting i uses seed+i (default 0)")
@@ -166,8 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_evaluate)
 
     p = sub.add_parser("export-kaggle", help="write the Kaggle submission zip (7,000-10,000 256x256 JPEGs)")
-    p.add_argument("--run", help="run folder: use its latest checkpoint")
-    p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+    _add_checkpoint_source_args(p)
     p.add_argument("--num", type=int, default=7000, help="number of images, 7000 to 10000 (default 7000)")
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")

@@ -149,6 +149,14 @@ def _paint(checkpoint: Path, num: int, ema: bool | None, device: str, seed: int)
     return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
 
 
+def _checkpoint_resolution(checkpoint: Path) -> int:
+    """The resolution a checkpoint was trained at, from its config.json (no weights loaded)."""
+    try:
+        return int(json.loads((checkpoint / "config.json").read_text())["resolution"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"checkpoint {checkpoint}: cannot read its config.json ({exc})") from None
+
+
 def _checkpoint_list(run: str | os.PathLike | None, checkpoint: str | None) -> list[Path]:
     if checkpoint is None or run is None:
         return [resolve_checkpoint(run, checkpoint)]
@@ -229,7 +237,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     else:
         checkpoints = _checkpoint_list(run, checkpoint)
         jobs = [(p.name, p) for p in checkpoints]
-        resolution = load_generator(checkpoints[0], device="cpu").resolution
+        resolution = _checkpoint_resolution(checkpoints[0])
     real_set = load_real_set(real, resolution, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
     holdout_set = load_real_set(holdout, resolution, extractor, cache, show_progress) if holdout else None
