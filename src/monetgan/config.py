@@ -23,6 +23,7 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 from .errors import UserError
+from .files import atomic_write_text
 
 LOSSES = ("wgan", "wgan-gp", "gan")
 RESOLUTIONS = (32, 64, 128, 256)
@@ -272,7 +273,7 @@ def config_from_dict(values: dict[str, Any], where: str) -> TrainConfig:
 
 
 def save_config(cfg: TrainConfig, path: Path) -> None:
-    path.write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    atomic_write_text(path, json.dumps(cfg.to_dict(), indent=2) + "\n")
 
 
 def load_config(path: Path) -> TrainConfig:

@@ -27,6 +27,7 @@ from .checkpoint import list_checkpoints, step_dir_name
 from .data import load_dataset
 from .devices import pick_device
 from .errors import UserError
+from .files import atomic_write_text
 from .images import make_grid, save_png
 from .metrics.inception import InceptionFeatures, inception_weights_path
 from .metrics.msssim import pairwise_ms_ssim
@@ -201,9 +202,7 @@ def _write_metrics_jsonl(run_dir: Path, rows: list[dict[str, Any]]) -> None:
                 continue
     for row in rows:
         by_step[row["step"]] = row
-    tmp = path.with_name(f".metrics.jsonl.tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps(by_step[s]) + "\n" for s in sorted(by_step)))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(by_step[s]) + "\n" for s in sorted(by_step)))
 
 
 def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = None,
@@ -278,7 +277,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     if json_out is not None:
         out = Path(json_out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2, default=float) + "\n")
+        atomic_write_text(out, json.dumps(report, indent=2, default=float) + "\n")
     return report
 
 

@@ -22,6 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .errors import UserError
+from .files import atomic_write_text
 from .metrics.stats import nearest_pixel_l2
 from .painting import load_generator, resolve_checkpoint
 from .sampling import generate, latents_for_seeds
@@ -169,5 +170,5 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         "seconds": round(time.perf_counter() - started, 1),
     }
     manifest_path = out_path.with_name("manifest.json")
-    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
     return ExportResult(out_path, manifest_path, num, replaced, upsampled)

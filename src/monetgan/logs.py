@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from .files import atomic_write_text
 
 LOG_FILE = "log.jsonl"
 
@@ -24,9 +25,7 @@ def truncate_log(run_dir: Path, last_step: int) -> None:
                 kept.append(line)
         except (json.JSONDecodeError, KeyError, TypeError):
             continue
-    tmp = path.with_name(f".{LOG_FILE}.tmp{os.getpid()}")
-    tmp.write_text("".join(f"{line}\n" for line in kept))
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
 
 
 class RunLog:

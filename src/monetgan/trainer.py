@@ -29,6 +29,7 @@ from .config import TrainConfig, build_config, check_resume_overrides, load_conf
 from .data import load_dataset
 from .devices import pick_device
 from .errors import UserError
+from .files import atomic_write_text
 from .images import make_grid, save_png, to_uint8
 from .logs import RunLog, truncate_log
 from .models import count_parameters
@@ -129,7 +130,7 @@ def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprin
         "monetgan_version": __version__,
         "torch_version": torch.__version__,
     }
-    (run_dir / "run.json").write_text(json.dumps(info, indent=2) + "\n")
+    atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
     save_png(make_grid(images[:64].permute(0, 2, 3, 1).numpy()), run_dir / "reals.png")
 
 
@@ -179,8 +180,8 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
     with _RunLock(run_dir):
         dataset = load_dataset(data_path, cfg.resolution, show_progress=show_progress)
         if dataset.skipped:
-            (run_dir / "skipped.txt").write_text(
-                "".join(f"{name}\t{why}\n" for name, why in dataset.skipped), errors="backslashreplace")
+            atomic_write_text(run_dir / "skipped.txt", "".join(
+                f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
             say(f"skipped {len(dataset.skipped)} of {len(dataset) + len(dataset.skipped)} files that could not be used; "
                 f"list in {run_dir / 'skipped.txt'}")
         if len(dataset) < cfg.min_images:
