@@ -1,0 +1,98 @@
+"""DiffAugment (Zhao et al. 2020, "Differentiable Augmentation for Data-Efficient GAN Training").
+
+The same differentiable transformations are applied to real and generated images, in both the
+critic and the generator step, so the critic cannot overfit 300 paintings and gradients still
+reach the generator through the augmentation. Each transformation is applied to a sample with
+probability `p` (p = 1 is the paper's setting; p = 0 is the identity).
+
+All randomness comes from an explicit `torch.Generator`, so a run that uses it resumes exactly.
+Not wired into training yet: the data-efficient recipe (issue 4) will measure it before it is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+
+Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def _uniform(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """U[0, 1) drawn on the CPU generator (device-independent), moved to `like`'s device and dtype."""
+    return torch.rand(shape, generator=generator).to(device=like.device, dtype=like.dtype)
+
+
+def brightness(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    return x + (_uniform((x.shape[0], 1, 1, 1), g, x) - 0.5)
+
+
+def saturation(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    mean = x.mean(dim=1, keepdim=True)
+    return (x - mean) * (_uniform((x.shape[0], 1, 1, 1), g, x) * 2) + mean
+
+
+def contrast(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return (x - mean) * (_uniform((x.shape[0], 1, 1, 1), g, x) + 0.5) + mean
+
+
+def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+    """Shift by up to `ratio` of the size, filling with zeros (the paper's translation)."""
+    b, _, h, w = x.shape
+    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    tx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=g).to(x.device)
+    ty = torch.randint(-sy, sy + 1, (b, 1, 1), generator=g).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
+                                torch.arange(w, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + tx + 1, 0, h + 1)
+    gy = torch.clamp(gy + ty + 1, 0, w + 1)
+    padded = F.pad(x, [1, 1, 1, 1, 0, 0, 0, 0])  # (B, C, H+2, W+2): the zero border is what shifts in
+    return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
+
+
+def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+    """Zero one random square of `ratio` times the size per sample."""
+    b, _, h, w = x.shape
+    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
+    ox = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=g).to(x.device)
+    oy = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=g).to(x.device)
+    gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(ch, device=x.device),
+                                torch.arange(cw, device=x.device), indexing="ij")
+    gx = torch.clamp(gx + ox - ch // 2, 0, h - 1)
+    gy = torch.clamp(gy + oy - cw // 2, 0, w - 1)
+    mask = torch.ones(b, h, w, dtype=x.dtype, device=x.device)
+    mask[gb, gx, gy] = 0
+    return x * mask.unsqueeze(1)
+
+
+POLICIES: dict[str, list[Transform]] = {
+    "color": [brightness, saturation, contrast],
+    "translation": [translation],
+    "cutout": [cutout],
+}
+
+
+def parse_policy(policy: str) -> list[str]:
+    """'color,translation,cutout' -> its parts, validated; '' is no augmentation."""
+    names = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [n for n in names if n not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy {unknown[0]!r}; use a comma list of {', '.join(POLICIES)}")
+    return names
+
+
+def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator, p: float = 1.0) -> torch.Tensor:
+    """Apply `policy` to a batch (B, C, H, W); each transform hits each sample with probability p.
+
+    Differentiable with respect to `x`. Call it on the real and on the fake batch alike.
+    """
+    for name in parse_policy(policy):
+        for transform in POLICIES[name]:
+            if p >= 1.0:
+                x = transform(x, generator)
+            else:
+                keep = (torch.rand(x.shape[0], generator=generator) < p).to(x.device).view(-1, 1, 1, 1)
+                x = torch.where(keep, transform(x, generator), x)
+    return x
