@@ -6,13 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PIL import Image
 
 import monetgan
 from monetgan.checkpoint import list_checkpoints
 
-from conftest import TINY
 
 
 def test_run_folder_is_complete(tiny_run):

@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import monetgan.evaluate as ev
 from monetgan.evaluate import evaluate, format_report

@@ -27,7 +27,7 @@ from .checkpoint import list_checkpoints, step_dir_name
 from .data import load_dataset
 from .devices import pick_device
 from .errors import UserError
-from .files import atomic_write_text
+from .files import atomic_output, atomic_write_text
 from .images import make_grid, save_png
 from .metrics.inception import InceptionFeatures, inception_weights_path
 from .metrics.msssim import pairwise_ms_ssim
@@ -87,9 +87,8 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
     features = extractor(images, show_progress=show_progress)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.tmp{os.getpid()}")
-        save_file({"features": np.ascontiguousarray(features)}, str(tmp))
-        os.replace(tmp, cache)
+        with atomic_output(cache) as tmp:
+            save_file({"features": np.ascontiguousarray(features)}, str(tmp))
     return RealSet(images, features, Path(path))
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .errors import UserError
-from .files import atomic_write_text
+from .files import atomic_output, atomic_write_text
 from .metrics.stats import nearest_pixel_l2
 from .painting import load_generator, resolve_checkpoint
 from .sampling import generate, latents_for_seeds
@@ -140,17 +140,13 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
     bar.close()
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_output(out_path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for i in tqdm(range(0, num, 256), desc="writing JPEGs", unit="batch", disable=not show_progress, leave=False):
                 for k, image in enumerate(upsample(images[i : i + 256], KAGGLE_SIZE)):
                     buf = io.BytesIO()
                     Image.fromarray(image).save(buf, format="JPEG", quality=quality)
                     archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
     upsampled = resolution if resolution != KAGGLE_SIZE else None
     manifest = {

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+from .files import atomic_output
 
 # Refuse images that declare more pixels than this (decompression bombs). 64 MP covers any photo.
 MAX_PIXELS = 64_000_000
@@ -86,6 +87,5 @@ def save_png(array: np.ndarray, path: Path) -> None:
     """Write an (H, W, 3) uint8 array as PNG, atomically (a kill never leaves half a file)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    Image.fromarray(array).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        Image.fromarray(array).save(tmp, format="PNG")

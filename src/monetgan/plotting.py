@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from monetgan.errors import UserError
+from monetgan.files import atomic_output
 
 _DPI = 110
 _FIGSIZE = (15.0, 8.5)  # inches: 1650x935 px at _DPI, six panels still readable
@@ -238,12 +238,6 @@ def plot(run_dir: str | os.PathLike[str], out: str | os.PathLike[str], smoothing
         raise UserError(f"{Path(run_dir) / 'log.jsonl'}: no readable log lines; train this run for at least one step first")
     fig = _build_figure(Path(run_dir), records, smoothing)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder so os.replace is an atomic rename; hidden and unique so runs never collide.
-    tmp = out_path.parent / f".{out_path.stem}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}.png"
-    try:
+    with atomic_output(out_path) as tmp:
         fig.savefig(tmp, format="png", dpi=_DPI)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out_path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from monetgan.errors import UserError
+from monetgan.files import atomic_output
 
 # The trainer zero-pads steps to at least 6 digits; longer runs simply get more digits.
 _FRAME_NAME = re.compile(r"^step-(\d{6,})\.png$")
@@ -190,17 +190,10 @@ def timelapse(
             f"{run_dir}: no frames in {Path(run_dir) / 'frames'}; train for at least one sample_every interval first"
         )
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder (so os.replace is an atomic rename), hidden, unique, and keeping the real suffix
-    # because imageio/ffmpeg choose the container from it. Not mkstemp: that would leave mode 0600.
-    tmp = out_path.parent / f".{out_path.stem}.tmp{os.getpid()}-{uuid.uuid4().hex[:8]}{suffix}"
-    try:
-        images = _rendered_frames(frames, scale)
+    images = _rendered_frames(frames, scale)
+    with atomic_output(out_path) as tmp:
         if suffix == ".gif":
             _write_gif(images, len(frames), tmp, fps, hold_last)
         else:
             _write_mp4(images, tmp, fps, hold_last)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return out_path

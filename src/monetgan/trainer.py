@@ -30,7 +30,7 @@ from .data import load_dataset
 from .devices import pick_device
 from .errors import UserError
 from .files import atomic_write_text
-from .images import make_grid, save_png, to_uint8
+from .images import make_grid, save_png
 from .logs import RunLog, truncate_log
 from .models import count_parameters
 from .sampling import generate, latents_for_seeds
