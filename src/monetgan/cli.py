@@ -44,7 +44,7 @@ def _train(args: argparse.Namespace) -> int:
 def _paint(args: argparse.Namespace) -> int:
     from .painting import paint
 
-    paths = paint(args.run, checkpoint=args.checkpoint, num=args.num, out=args.out, seed=args.seed,
+    paths = paint(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
                   grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device)
     grid = f" and grid {args.grid}" if args.grid else ""
     print(f"wrote {len(paths)} paintings to {args.out}{grid}")
@@ -135,8 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
     p.set_defaults(func=_train)
 
-    p = sub.add_parser("paint", help="paint new images from a trained run or checkpoint")
+    p = sub.add_parser("paint", help="paint new images (with the bundled Monet generator, or a run's)",
+                       description="Paint new images. With no --run or --checkpoint, the generator bundled with "
+                                   "monetgan paints them, offline.")
     _add_checkpoint_source_args(p)
+    p.add_argument("--weights", help="a generator .safetensors with its .json card beside it "
+                                     "(as written by python -m monetgan.bundled)")
     p.add_argument("--num", type=int, default=16, help="number of paintings (default 16)")
     p.add_argument("--out", default="paintings", help="output folder for the PNGs (default ./paintings)")
     p.add_argument("--seed", type=int, default=0, help="first latent seed; painting i uses seed+i (default 0)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import sys
 import typing
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
+from .augment import parse_policy
 from .errors import UserError
 from .files import atomic_write_text
 
@@ -29,13 +31,14 @@ LOSSES = ("wgan", "wgan-gp", "gan")
 RESOLUTIONS = (32, 64, 128, 256)
 OPTIMIZERS = ("auto", "rmsprop", "adam")
 NORMS = ("auto", "batchnorm", "layernorm", "none")
-PRECISIONS = ("fp32", "bf16")
+ARCHITECTURES = ("dcgan", "resnet")
+PRECISIONS = ("auto", "fp32", "bf16")
 DEFAULT_PRESET = "wgan-gp-64"
 
 # Keys that may change when a run is resumed: they decide how long and how chattily it runs,
 # never what it computes. Everything else must match the saved config exactly.
 RESUMABLE_KEYS = frozenset(
-    {"steps", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "device"}
+    {"steps", "time_limit_minutes", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "device"}
 )
 
 
@@ -51,6 +54,8 @@ class TrainConfig:
     wgan_warmup: bool = False  # WGAN reference code: 100 critic steps for the first 25 G steps and every 500th
     clip_value: float = 0.01  # WGAN: critic weights clipped to [-c, c]
     gp_weight: float = 10.0  # WGAN-GP: lambda
+    gp_every: int = 1  # lazy penalty (StyleGAN2's lazy R1): on every k-th critic step only, scaled by k
+    diffaugment: str = ""  # DiffAugment policy for real and fake alike, e.g. "color,translation,cutout"; "" = off
 
     # --- optimisation ----------------------------------------------------------------------
     optimizer: str = "auto"  # auto: rmsprop for wgan, adam otherwise
@@ -60,9 +65,11 @@ class TrainConfig:
     adam_beta2: float | None = None  # None: 0.9 (wgan-gp), 0.999 (gan)
     batch_size: int = 64
     steps: int = 10_000  # generator iterations
+    time_limit_minutes: float = 0.0  # also stop (with a checkpoint) after this much training time; 0 = no limit
     seed: int = 0
 
     # --- networks --------------------------------------------------------------------------
+    architecture: str = "dcgan"  # dcgan (Radford et al. 2016) | resnet (the WGAN-GP paper's ResNet nets)
     resolution: int = 64
     latent_dim: int = 100
     generator_channels: int = 64  # width at the output resolution; doubles each level down
@@ -76,7 +83,7 @@ class TrainConfig:
     min_images: int = 10  # refuse to train on fewer usable images than this
 
     # --- runtime ---------------------------------------------------------------------------
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     # --- bookkeeping (all in generator steps) ----------------------------------------------
@@ -149,6 +156,7 @@ def _check_ranges(cfg: TrainConfig) -> None:
     need(cfg.resolution in RESOLUTIONS, "resolution", f"must be one of {', '.join(map(str, RESOLUTIONS))}")
     need(cfg.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
     need(cfg.critic_norm in NORMS, "critic_norm", f"must be one of {', '.join(NORMS)}")
+    need(cfg.architecture in ARCHITECTURES, "architecture", f"must be one of {', '.join(ARCHITECTURES)}")
     need(cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
     need(cfg.n_critic is None or cfg.n_critic >= 1, "n_critic", "must be at least 1")
     for key in ("batch_size", "steps", "latent_dim", "generator_channels", "critic_channels", "max_channels",
@@ -162,6 +170,13 @@ def _check_ranges(cfg: TrainConfig) -> None:
         need(getattr(cfg, key) is None or 0 <= getattr(cfg, key) < 1, key, "must lie in [0, 1)")
     need(cfg.clip_value > 0, "clip_value", "must be positive")
     need(cfg.gp_weight >= 0, "gp_weight", "must be 0 or more")
+    need(cfg.gp_every >= 1, "gp_every", "must be at least 1 (1 = penalty on every critic step)")
+    need(math.isfinite(cfg.time_limit_minutes) and cfg.time_limit_minutes >= 0, "time_limit_minutes",
+         "must be 0 (no limit) or a positive number of minutes")
+    try:
+        parse_policy(cfg.diffaugment)
+    except ValueError as exc:
+        raise UserError(f"config key 'diffaugment' {exc}, got {cfg.diffaugment!r}") from None
     need(0 <= cfg.ema_decay < 1, "ema_decay", "must lie in [0, 1)")
     need(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
          "must be auto, cpu, cuda or cuda:N")
@@ -181,7 +196,10 @@ def load_preset(name: str) -> dict[str, Any]:
     """Read a shipped preset by name, or a TOML file by path, into a dict of config values."""
     path = Path(name)
     if name.endswith(".toml") and path.is_file():
-        text, where = path.read_text(), str(path)
+        try:
+            text, where = path.read_text(encoding="utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--preset {path}: cannot read it as UTF-8 text ({exc.__class__.__name__}: {exc})") from None
     else:
         names = preset_names()
         if name not in names:
@@ -194,7 +212,12 @@ def load_preset(name: str) -> dict[str, Any]:
         values = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{where} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise UserError(f"{where} is not valid TOML: values nested too deeply") from None
     _check_known_keys(values, where)
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):  # TOML allows nan and inf
+            raise UserError(f"config key {key!r} in {where} must be a finite number, got {value}")
     values.pop("description", None)
     return values
 
@@ -224,6 +247,8 @@ def parse_set_items(items: list[str]) -> dict[str, Any]:
         if not sep:
             raise UserError(f"--set {item!r} must look like key=value")
         _check_known_keys({key: None}, "--set")
+        if key not in types:  # "description" is known, but only as a preset file's note
+            raise UserError(f"--set {key}: not a config key (only preset files have a description)")
         out[key] = _parse_value(key, raw.strip(), types[key])
     return out
 
@@ -243,7 +268,10 @@ def _parse_value(key: str, raw: str, hint: Any) -> Any:
             if t is int:
                 return int(raw.replace("_", ""))
             if t is float:
-                return float(raw)
+                value = float(raw)
+                if not math.isfinite(value):
+                    raise UserError(f"--set {key}={raw!r}: must be a finite number")
+                return value
             if t is str:
                 return raw
         except ValueError:

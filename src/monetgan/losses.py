@@ -60,6 +60,16 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, 
     return weight * ((norms - 1) ** 2).mean(), norms.detach().mean()
 
 
+def lazy_penalty_weight(critic_step: int, every: int, weight: float) -> float:
+    """The penalty weight on critic step `critic_step` when the penalty is applied lazily.
+
+    StyleGAN2 (Karras et al. 2020, section 3.1) computes R1 only every k minibatches and multiplies
+    it by k; we do the same for the WGAN-GP penalty. Its expectation over k consecutive steps equals
+    the dense penalty's, and k-1 of every k critic steps skip the double backward. every=1 is dense.
+    """
+    return weight * every if critic_step % every == 0 else 0.0
+
+
 @torch.no_grad()
 def clip_weights(critic: nn.Module, clip_value: float) -> None:
     """Clamp every critic parameter to [-c, c] (WGAN Algorithm 1, line 7)."""

@@ -19,7 +19,7 @@ def level_widths(resolution: int, base_channels: int, max_channels: int) -> list
     return [min(max_channels, base_channels * 2 ** (levels - 1 - i)) for i in range(levels)]
 
 
-def _critic_norm(kind: str, channels: int) -> nn.Module:
+def critic_norm_layer(kind: str, channels: int) -> nn.Module:
     if kind == "batchnorm":
         return nn.BatchNorm2d(channels)
     if kind == "layernorm":
@@ -63,7 +63,7 @@ class Critic(nn.Module):
         # DCGAN: no normalisation on the first layer.
         layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         for c_in, c_out in zip(widths, widths[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), _critic_norm(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), critic_norm_layer(norm, c_out), nn.LeakyReLU(0.2, inplace=True)]
         # (B, widths[-1], 4, 4) -> (B, 1, 1, 1)
         layers.append(nn.Conv2d(widths[-1], 1, 4, 1, 0, bias=False))
         self.net = nn.Sequential(*layers)
@@ -87,11 +87,19 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_generator(cfg) -> Generator:
+def build_generator(cfg) -> nn.Module:
     """The generator a (resolved) `TrainConfig` describes."""
+    if cfg.architecture == "resnet":
+        from .resnet import ResNetGenerator
+
+        return ResNetGenerator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
     return Generator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
 
 
-def build_critic(cfg) -> Critic:
+def build_critic(cfg) -> nn.Module:
     """The critic a (resolved) `TrainConfig` describes."""
+    if cfg.architecture == "resnet":
+        from .resnet import ResNetCritic
+
+        return ResNetCritic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)
     return Critic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)

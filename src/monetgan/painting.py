@@ -50,22 +50,45 @@ def resolve_checkpoint(run: str | os.PathLike | None, checkpoint: str | os.PathL
     return found
 
 
-def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None, num: int = 16,
+def pick_generator(run: str | os.PathLike | None, checkpoint: str | os.PathLike | None,
+                   weights: str | os.PathLike | None, ema: bool | None, device: str) -> nn.Module:
+    """The generator named by --run, --checkpoint or --weights; with none of them, the bundled one."""
+    from .bundled import load_bundled
+
+    if weights is not None:
+        if run is not None or checkpoint is not None:
+            raise UserError("give only one of --run, --checkpoint or --weights")
+        path = Path(weights)
+        if path.suffix != ".safetensors":
+            raise UserError(f"--weights {path}: expected a .safetensors file with its .json card beside it")
+        return load_bundled(path.stem, device=device, folder=path.parent)
+    if run is None and checkpoint is None:
+        return load_bundled(device=device)  # the shipped Monet generator: works offline on a fresh install
+    return load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
+
+
+def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
+          weights: str | os.PathLike | None = None, num: int = 16,
           out: str | os.PathLike = "paintings", seed: int = 0, grid: str | os.PathLike | None = None,
           ema: bool | None = None, batch_size: int = 64, device: str = "auto") -> list[Path]:
     """Paint `num` new images as PNGs named `seed000123.png` into `out`.
+
+    The generator comes from `run` (its latest checkpoint), `checkpoint`, or `weights` (a
+    generator file written by `monetgan.bundled`, card beside it); with none of them, the
+    generator bundled with monetgan paints.
 
     Image i uses latent seed `seed + i`, so any painting can be reproduced alone, and the same
     seed always gives the same picture. `grid` also writes all of them as one PNG.
 
     Example:
+        >>> monetgan.paint(num=16, out="paintings")  # the bundled generator  # doctest: +SKIP
         >>> monetgan.paint("runs/quick", num=16, out="paintings", grid="grid.png")  # doctest: +SKIP
     """
     if num < 1:
         raise UserError(f"--num must be at least 1, got {num}")
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")
-    generator = load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
+    generator = pick_generator(run, checkpoint, weights, ema, device)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + num)

@@ -212,6 +212,9 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
     if state.step >= cfg.steps:
         say(f"{run_dir} is already at step {state.step} of {cfg.steps}; raise --steps to train further")
         return TrainResult(run_dir, state.step, latest_checkpoint(run_dir), False, {})
+    if cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes:
+        say(f"{run_dir} has used its time limit ({state.wall_time / 60:.1f} min); raise time_limit_minutes to go on")
+        return TrainResult(run_dir, state.step, latest_checkpoint(run_dir), False, {})
     latents = latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim)
     log = RunLog(run_dir, state.step, tensorboard=tensorboard)
     checkpoint = latest_checkpoint(run_dir)
@@ -230,7 +233,10 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                 seconds, last = now - last, now
                 state.wall_time += seconds
                 step = state.step
-                if step % cfg.log_every == 0 or step == cfg.steps:
+                # A wall-clock budget ends the run like its last step: final frame, log line and checkpoint.
+                last_step = step == cfg.steps or (
+                    cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes)
+                if step % cfg.log_every == 0 or last_step:
                     record = {k: v.item() for k, v in metrics.items()}
                     record.update(step=step, wall_time=round(state.wall_time, 3), seconds_per_step=seconds,
                                   images_per_second=cfg.batch_size * record["n_critic"] / seconds)
@@ -238,11 +244,14 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                     log.write(dict(sorted(record.items())))
                     bar.set_postfix(W=f"{record['wasserstein_estimate']:.4f}", G=f"{record['generator_loss']:.3f}",
                                     refresh=False)
-                if step % cfg.sample_every == 0 or step == cfg.steps:
+                if step % cfg.sample_every == 0 or last_step:
                     _save_frame(state, run_dir, latents, log)
-                if step % cfg.checkpoint_every == 0 or step == cfg.steps or stop.requested:
+                if step % cfg.checkpoint_every == 0 or last_step or stop.requested:
                     checkpoint = _save(state, run_dir, cfg)
                 bar.update(1)
+                if last_step and step < cfg.steps:
+                    say(f"time limit of {cfg.time_limit_minutes:g} min reached at step {step}; checkpoint {checkpoint}")
+                    break
                 if stop.requested:
                     interrupted = True
                     say(f"stopped at step {step}; checkpoint {checkpoint}; run the same command to resume")

@@ -1,0 +1,160 @@
+"""The data-efficient recipe as wired into training: DiffAugment in both steps, the lazy penalty,
+the ResNet nets, the time limit, and each piece recorded in the run's config."""
+
+import json
+
+import pytest
+import torch
+
+import monetgan
+from monetgan import losses, training
+from monetgan.config import build_config
+from monetgan.data import load_dataset
+from monetgan.models import build_critic, build_generator, count_parameters
+from monetgan.training import build_state, critic_step, generator_step, train_step
+
+from conftest import TINY
+
+
+def tiny_state(paintings, **overrides):
+    cfg = build_config("wgan-gp-64", {**TINY, **overrides})
+    images = load_dataset(paintings, cfg.resolution, show_progress=False).images
+    return build_state(cfg, images, torch.device("cpu"))
+
+
+def record_augment_calls(monkeypatch):
+    """Wrap training's diff_augment so each call's (batch id, policy) is recorded."""
+    calls = []
+    real_fn = training.diff_augment
+
+    def spy(x, policy, generator, p=1.0):
+        calls.append((x.shape, policy))
+        return real_fn(x, policy, generator, p)
+
+    monkeypatch.setattr(training, "diff_augment", spy)
+    return calls
+
+
+def test_diffaugment_hits_real_and_fake_in_critic_and_generator_steps(paintings, monkeypatch):
+    state = tiny_state(paintings, diffaugment="color,translation,cutout")
+    calls = record_augment_calls(monkeypatch)
+    critic_step(state)
+    # the critic step augments the real batch and the fake batch, with the same policy
+    assert [policy for _, policy in calls] == ["color,translation,cutout"] * 2
+    generator_step(state)
+    assert len(calls) == 3 and calls[2][1] == "color,translation,cutout"
+
+
+def test_diffaugment_off_means_no_augmentation_call(paintings, monkeypatch):
+    state = tiny_state(paintings)
+    calls = record_augment_calls(monkeypatch)
+    train_step(state)
+    assert calls == []
+
+
+def test_diffaugment_changes_what_the_critic_sees(paintings):
+    """Same seed, same everything: augmenting must change the critic's scores (it is wired in)."""
+    plain, augmented = tiny_state(paintings), tiny_state(paintings, diffaugment="translation,cutout")
+    a, b = critic_step(plain), critic_step(augmented)
+    assert a["critic_real"] != b["critic_real"]
+
+
+def test_lazy_penalty_weight_schedule():
+    assert [losses.lazy_penalty_weight(i, 4, 10.0) for i in range(8)] == [40.0, 0, 0, 0, 40.0, 0, 0, 0]
+    assert [losses.lazy_penalty_weight(i, 1, 10.0) for i in range(3)] == [10.0, 10.0, 10.0]
+
+
+def test_lazy_penalty_has_the_dense_expectation_on_a_fixed_critic():
+    """Over many critic steps on a fixed critic, the k-scaled penalty every k steps averages to the
+    dense penalty, within Monte-Carlo error; a wrong scale (e.g. forgetting the factor k) fails."""
+    torch.manual_seed(0)
+    critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 16), torch.nn.Tanh(),
+                                 torch.nn.Linear(16, 1))
+    g = torch.Generator().manual_seed(1)
+    every, steps = 4, 4000
+    dense, lazy = [], []
+    for i in range(steps):
+        real, fake = torch.randn(8, 3, 4, 4, generator=g), torch.randn(8, 3, 4, 4, generator=g) * 0.5
+        eps = torch.rand(8, generator=g)
+        penalty = losses.gradient_penalty(critic, real, fake, eps, 1.0)[0].item()
+        dense.append(penalty)
+        lazy.append(penalty * losses.lazy_penalty_weight(i, every, 1.0))
+    dense_t, lazy_t = torch.tensor(dense), torch.tensor(lazy)
+    stderr = (lazy_t.std() / steps**0.5).item()
+    assert abs(lazy_t.mean().item() - dense_t.mean().item()) < 4 * stderr
+    assert abs(lazy_t.mean().item() / every - dense_t.mean().item()) > 4 * stderr  # unscaled would be wrong
+
+
+def test_lazy_penalty_runs_the_double_backward_only_every_k_steps(paintings, monkeypatch):
+    state = tiny_state(paintings, gp_every=3, n_critic=6)
+    weights = []
+    real_gp = losses.gradient_penalty
+    monkeypatch.setattr(losses, "gradient_penalty", lambda c, r, f, e, w: weights.append(w) or real_gp(c, r, f, e, w))
+    train_step(state)
+    assert weights == [30.0, 30.0]  # critic steps 0 and 3 of 6
+    assert state.critic_steps == 6
+
+
+def test_lazy_penalty_schedule_survives_resume(paintings, tmp_path):
+    run = tmp_path / "run"
+    args = dict(gp_every=3, n_critic=2, checkpoint_every=1, sample_every=100, **TINY)
+    monetgan.train(paintings, run, steps=2, show_progress=False, tensorboard=False, **args)
+    monetgan.train(paintings, run, steps=3, show_progress=False, tensorboard=False, **args)
+    state = json.loads((run / "checkpoints" / "step-000003" / "state.json").read_text())
+    assert state["critic_steps"] == 6
+
+
+@pytest.mark.parametrize("resolution", [32, 64, 128])
+def test_resnet_nets_have_the_right_shapes(resolution):
+    cfg = build_config("wgan-gp-64", {**TINY, "architecture": "resnet", "resolution": resolution})
+    generator, critic = build_generator(cfg), build_critic(cfg)
+    images = generator(torch.randn(2, cfg.latent_dim))
+    assert images.shape == (2, 3, resolution, resolution)
+    assert images.min() >= -1 and images.max() <= 1
+    assert critic(images).shape == (2,)
+    dcgan = build_generator(build_config("wgan-gp-64", {**TINY, "resolution": resolution}))
+    assert count_parameters(generator) != count_parameters(dcgan)
+
+
+def test_resnet_run_trains_and_paints(paintings, tmp_path):
+    run = tmp_path / "run"
+    monetgan.train(paintings, run, steps=2, architecture="resnet", show_progress=False, tensorboard=False, **TINY)
+    paths = monetgan.paint(run, num=2, out=tmp_path / "out")
+    assert len(paths) == 2
+
+
+def test_recipe_pieces_are_recorded_in_the_run_config(paintings, tmp_path):
+    run = tmp_path / "run"
+    monetgan.train(paintings, run, steps=1, diffaugment="color,cutout", gp_every=4, architecture="resnet",
+                   ema_decay=0.99, show_progress=False, tensorboard=False, **TINY)
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["diffaugment"], saved["gp_every"], saved["architecture"], saved["ema_decay"]) == \
+        ("color,cutout", 4, "resnet", 0.99)
+    off = tmp_path / "off"
+    monetgan.train(paintings, off, steps=1, show_progress=False, tensorboard=False, **TINY)
+    saved = json.loads((off / "config.json").read_text())
+    assert (saved["diffaugment"], saved["gp_every"], saved["architecture"]) == ("", 1, "dcgan")
+
+
+def test_a_recipe_piece_cannot_change_on_resume(paintings, tmp_path):
+    run = tmp_path / "run"
+    monetgan.train(paintings, run, steps=1, show_progress=False, tensorboard=False, **TINY)
+    with pytest.raises(monetgan.UserError, match="diffaugment"):
+        monetgan.train(paintings, run, steps=2, diffaugment="color", show_progress=False, tensorboard=False, **TINY)
+
+
+def test_bad_policy_names_the_key():
+    with pytest.raises(monetgan.UserError, match="diffaugment"):
+        build_config("wgan-gp-64", {"diffaugment": "colour"})
+
+
+def test_time_limit_stops_with_a_checkpoint(paintings, tmp_path):
+    run = tmp_path / "run"
+    # a limit of ~0 stops after the first step, which still gets its frame, log line and checkpoint
+    result = monetgan.train(paintings, run, steps=50, time_limit_minutes=1e-9, checkpoint_every=100,
+                            show_progress=False, tensorboard=False, **TINY)
+    assert result.step == 1 and not result.interrupted
+    assert (run / "checkpoints" / "step-000001").is_dir() and (run / "frames" / "step-000001.png").exists()
+    again = monetgan.train(paintings, run, steps=50, time_limit_minutes=1e-9, show_progress=False,
+                           tensorboard=False, **TINY)
+    assert again.step == 1  # the budget is spent; resuming does not train past it
