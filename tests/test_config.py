@@ -44,7 +44,11 @@ def test_bad_set_items_name_the_key(item, key):
 
 
 @pytest.mark.parametrize("key,value", [("resolution", 48), ("batch_size", 0), ("ema_decay", 1.0), ("loss", "lsgan"),
-                                       ("steps", 2.5), ("hflip", "yes"), ("clip_value", -0.01)])
+                                       ("steps", 2.5), ("hflip", "yes"), ("clip_value", -0.01),
+                                       ("clip_value", float("inf")), ("gp_weight", float("inf")),
+                                       ("gp_weight", float("nan")), ("seed", 2**64 - 1), ("gp_every", 0),
+                                       ("time_limit_minutes", -1.0), ("architecture", "vit"),
+                                       ("diffaugment", "colour")])
 def test_out_of_range_values_name_the_key(key, value):
     with pytest.raises(UserError, match=key):
         TrainConfig(**{key: value})

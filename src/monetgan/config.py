@@ -162,12 +162,15 @@ def _check_ranges(cfg: TrainConfig) -> None:
     for key in ("batch_size", "steps", "latent_dim", "generator_channels", "critic_channels", "max_channels",
                 "log_every", "sample_every", "checkpoint_every", "num_frame_samples", "min_images"):
         need(getattr(cfg, key) >= 1, key, "must be at least 1")
-    need(cfg.seed >= 0, "seed", "must be 0 or more")
+    need(0 <= cfg.seed < 2**63, "seed", "must lie in [0, 2**63)")
     need(cfg.keep_checkpoints >= 0, "keep_checkpoints", "must be 0 (keep all) or more")
     for key in ("lr_generator", "lr_critic"):
         need(getattr(cfg, key) is None or 0 < getattr(cfg, key) < 1, key, "must lie in (0, 1)")
     for key in ("adam_beta1", "adam_beta2"):
         need(getattr(cfg, key) is None or 0 <= getattr(cfg, key) < 1, key, "must lie in [0, 1)")
+    for key in ("clip_value", "gp_weight", "lr_generator", "lr_critic", "adam_beta1", "adam_beta2", "ema_decay"):
+        value = getattr(cfg, key)
+        need(value is None or math.isfinite(value), key, "must be a finite number")
     need(cfg.clip_value > 0, "clip_value", "must be positive")
     need(cfg.gp_weight >= 0, "gp_weight", "must be 0 or more")
     need(cfg.gp_every >= 1, "gp_every", "must be at least 1 (1 = penalty on every critic step)")

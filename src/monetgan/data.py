@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -19,7 +21,11 @@ from .images import UnusableImage, decode_square
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 KAGGLE_MONET_FOLDER = "monet_jpg"  # inside Kaggle's gan-getting-started.zip
-MAX_MEMBER_BYTES = 256 * 1024 * 1024  # a zip member claiming more than this is not a painting
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a file (or zip member) larger than this is not a painting
+# What zipfile raises for a damaged archive or member: BadZipFile, NotImplementedError (a
+# RuntimeError, as is "password required"), zlib.error and EOFError from the inflater,
+# UnicodeDecodeError (a ValueError) for a name flagged UTF-8 that is not.
+_ZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, zlib.error)
 
 
 @dataclass
@@ -39,7 +45,24 @@ class Dataset:
 
 
 def _is_image_name(name: str) -> bool:
+    """An image by its suffix, except macOS metadata (`._name.jpg`, `__MACOSX/`), which zips made on a Mac carry."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or parts[-1].startswith("._") or "__MACOSX" in parts:
+        return False
     return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def display_name(name: str) -> str:
+    """`name` safe to print or to write one per line: undecodable bytes and control characters escaped.
+
+    A Linux file name is bytes; Python carries the undecodable ones as lone surrogates, which cannot
+    be printed or written as UTF-8. `caf\\xe9.jpg` says which file is meant and cannot forge a line.
+    """
+    try:
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that does not stand for a byte: keep it visible
+        name = name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
 def _prefer_kaggle_monet(names: list[str]) -> list[str]:
@@ -48,17 +71,54 @@ def _prefer_kaggle_monet(names: list[str]) -> list[str]:
     return monet or names
 
 
-def _folder_sources(root: Path) -> list[tuple[str, Callable[[], bytes]]]:
+def _read_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES, or `UnusableImage` saying why not.
+
+    Opened non-blocking and checked with fstat, so a FIFO or device named .jpg cannot hang or
+    flood the loader; symlinks are followed (a loop fails with ELOOP).
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise UnusableImage(f"cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            info = os.fstat(f.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UnusableImage("not a regular file")
+            if info.st_size > MAX_FILE_BYTES:
+                raise UnusableImage(f"{info.st_size:,} bytes, over the {MAX_FILE_BYTES:,} limit")
+            return f.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise UnusableImage(f"cannot be read ({exc.strerror or exc.__class__.__name__})") from None
+
+
+def _folder_sources(root: Path, bad: list[tuple[str, str]]) -> list[tuple[str, Callable[[], bytes]]]:
+    def unreadable_folder(exc: OSError) -> None:
+        where = Path(exc.filename or root)
+        if where == root:
+            raise UserError(f"--data {root}: cannot read the folder ({exc.strerror}); check its permissions")
+        name = os.path.relpath(where, root)
+        bad.append((name, f"folder cannot be read ({exc.strerror or exc.__class__.__name__}); its files were not searched"))
+
     found = []
     # followlinks=False: a symlink loop cannot trap the walk; symlinked files are still read.
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
+    for folder, dirs, files in os.walk(root, onerror=unreadable_folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != "__MACOSX")
         for name in sorted(files):
             if _is_image_name(name):
                 path = Path(folder) / name
-                found.append((str(path.relative_to(root)), path.read_bytes))
+                found.append((str(path.relative_to(root)), lambda path=path: _read_file(path)))
     keep = set(_prefer_kaggle_monet([name for name, _ in found]))
     return [(name, read) for name, read in found if name in keep]
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A zip member's bytes, read in memory (never extracted); `UnusableImage` if the archive is damaged there."""
+    try:
+        return archive.read(info)
+    except _ZIP_ERRORS as exc:
+        raise UnusableImage(f"cannot be read from the zip ({exc.__class__.__name__}: {exc})") from None
 
 
 def _zip_sources(archive: zipfile.ZipFile) -> tuple[list[tuple[str, Callable[[], bytes]]], list[tuple[str, str]]]:
@@ -71,19 +131,22 @@ def _zip_sources(archive: zipfile.ZipFile) -> tuple[list[tuple[str, Callable[[],
         # Members are read into memory, never extracted, but an absolute or ../ path is still a red flag.
         if info.filename.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
             bad.append((info.filename, "unsafe path inside the zip (absolute or ../); ignored"))
-        elif info.file_size > MAX_MEMBER_BYTES:
+        elif info.file_size > MAX_FILE_BYTES:
             bad.append((info.filename, f"declares {info.file_size:,} bytes uncompressed; ignored"))
         else:
             members[info.filename] = info
     keep = _prefer_kaggle_monet(sorted(members))
-    return [(name, lambda info=members[name]: archive.read(info)) for name in keep], bad
+    return [(name, lambda info=members[name]: _read_member(archive, info)) for name in keep], bad
 
 
 def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool = True) -> Dataset:
     """Decode every JPEG/PNG/WebP under a folder (recursively) or inside a zip.
 
-    Unusable files are skipped and listed in `Dataset.skipped`; raises `UserError` when the path
-    does not exist or holds no usable image at all.
+    A readable image of any mode or size is converted to RGB and used. A file that cannot be
+    (unreadable, not a regular file, corrupt, over the size limits, or an unsafe zip path) is
+    skipped and listed in `Dataset.skipped` as (name, reason); names there and in `Dataset.names`
+    are `display_name`s, safe to print. Raises `UserError` when the path does not exist or holds no
+    usable image at all.
     """
     root = Path(path)
     if not root.exists():
@@ -91,13 +154,16 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
     archive = None
     bad: list[tuple[str, str]] = []
     if root.is_dir():
-        sources = _folder_sources(root)
-    elif zipfile.is_zipfile(root):
+        sources = _folder_sources(root, bad)
+    elif root.is_file() and zipfile.is_zipfile(root):  # is_file first: a FIFO would block is_zipfile
         try:
             archive = zipfile.ZipFile(root)
-        except (zipfile.BadZipFile, OSError) as exc:
-            raise UserError(f"--data {root}: cannot open the zip ({exc})") from None
-        sources, bad = _zip_sources(archive)
+            sources, bad = _zip_sources(archive)
+        except _ZIP_ERRORS as exc:
+            if archive is not None:
+                archive.close()
+            raise UserError(f"--data {root}: cannot open the zip ({exc.__class__.__name__}: "
+                            f"{display_name(str(exc))}); is it damaged?") from None
     else:
         raise UserError(f"--data {root}: not a folder or a zip file; point it at a folder or zip of paintings")
     try:
@@ -107,18 +173,18 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
         for name, read in tqdm(sources, desc="decoding images", unit="img", disable=not show_progress, leave=False):
             try:
                 arrays.append(decode_square(read(), resolution))
-                names.append(name)
+                names.append(display_name(name))
             except UnusableImage as exc:
                 bad.append((name, str(exc)))
-            except (OSError, zipfile.BadZipFile, RuntimeError) as exc:
-                bad.append((name, f"cannot be read ({exc.__class__.__name__}: {exc})"))
     finally:
         if archive is not None:
             archive.close()
+    skipped = [(display_name(name), display_name(why)) for name, why in bad]
     if not arrays:
-        raise UserError(f"--data {root}: none of the {len(bad)} image files could be used (e.g. {bad[0][0]}: {bad[0][1]})")
+        raise UserError(f"--data {root}: none of the {len(skipped)} image files could be used "
+                        f"(e.g. {skipped[0][0]}: {skipped[0][1]})")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, R, R) uint8
-    return Dataset(images=images, names=names, skipped=bad)
+    return Dataset(images=images, names=names, skipped=skipped)
 
 
 class BatchOrder:
@@ -133,7 +199,10 @@ class BatchOrder:
         self._perm = self._permutation(epoch)
 
     def _permutation(self, epoch: int) -> torch.Tensor:
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        # Wrapped to torch's 64-bit seed range: unchanged for every seed that fitted before, and a large
+        # --set seed=... no longer overflows.
+        seed = (self.seed * 1_000_003 + epoch) % (1 << 64)
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed))
 
     def next_indices(self, batch_size: int) -> torch.Tensor:
         chunks, need = [], batch_size

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +13,19 @@ from PIL import Image, ImageOps
 
 from .files import atomic_output
 
-# Refuse images that declare more pixels than this (decompression bombs). 64 MP covers any photo.
+# Refuse images that declare more pixels than this (decompression bombs), before any pixel is
+# decoded. 64 MP covers any photo. Our own check, so it holds whatever Image.MAX_IMAGE_PIXELS is.
 MAX_PIXELS = 64_000_000
+
+# Decode by content with these Pillow plugins only (JPEG includes cameras' multi-picture MPO files).
+# A .jpg that is really an EPS, PSD or TIFF is refused instead of reaching a rarely used decoder
+# (EPS would even start Ghostscript).
+IMAGE_FORMATS = ("JPEG", "PNG", "WEBP")
+
+# What Pillow raises on malformed input: OSError (truncated file, broken data stream), ValueError,
+# SyntaxError (some header parsers), EOFError. Anything else is a bug here or in Pillow; the fuzz
+# tests (tests/test_fuzz.py) look for them.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 class UnusableImage(Exception):
@@ -23,10 +35,10 @@ class UnusableImage(Exception):
 def _to_rgb(img: Image.Image) -> Image.Image:
     """Any Pillow mode -> RGB. Transparency is composited onto white, as a painting's canvas."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-/32-bit greyscale: scale the full range to 8 bits rather than clipping at 255.
-        arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
-        img = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+        # 16-bit greyscale PNG (mode I;16, or I in older Pillow): scale the full range to 8 bits rather
+        # than clipping at 255. Decided by the mode, not the pixels, so a dark image stays dark.
+        arr = np.asarray(img, dtype=np.float32)
+        img = Image.fromarray(np.clip(arr * (255.0 / 65535.0) + 0.5, 0, 255).astype(np.uint8), "L")
     if img.mode == "P":
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "PA"):
@@ -39,21 +51,34 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def decode_square(data: bytes, resolution: int) -> np.ndarray:
     """Encoded image bytes -> (resolution, resolution, 3) uint8, centre-cropped and Lanczos-resized.
 
-    EXIF orientation is applied, so a phone photo trains the right way up.
+    EXIF orientation is applied, so a phone photo trains the right way up. Raises `UnusableImage`
+    for anything that is not a JPEG, PNG or WebP Pillow can decode, or that declares more than
+    `MAX_PIXELS` pixels (checked from the header, before decoding).
     """
+    if not data:
+        raise UnusableImage("empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise UnusableImage(f"declares {width}x{height} pixels, over the {MAX_PIXELS:,} limit")
-            # JPEG only: let libjpeg decode at a reduced scale that still exceeds 2x the target.
-            img.draft("RGB", (2 * resolution, 2 * resolution))
-            img = ImageOps.exif_transpose(img)
-            img = _to_rgb(img)
+        with warnings.catch_warnings():
+            # Pillow warns about a file's flaws (corrupt EXIF; a size between its own bomb limit and
+            # twice it), and under -W error the warning would escape as an exception. The file is
+            # either decoded or skipped with a reason, and our stricter MAX_PIXELS decides on size.
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise UnusableImage(f"declares {width}x{height} pixels, over the {MAX_PIXELS:,} limit")
+                # JPEG only: let libjpeg decode at a reduced scale that still exceeds 2x the target.
+                img.draft("RGB", (2 * resolution, 2 * resolution))
+                img = ImageOps.exif_transpose(img)
+                img = _to_rgb(img)
     except UnusableImage:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError) as exc:
-        raise UnusableImage(f"not a readable image ({exc.__class__.__name__}: {exc})") from None
+    except Image.UnidentifiedImageError:  # its message names a BytesIO object, which helps nobody
+        raise UnusableImage("not a JPEG, PNG or WebP image, judged by its content") from None
+    except _DECODE_ERRORS as exc:
+        message = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise UnusableImage(f"not a readable image ({exc.__class__.__name__}: {message})") from None
     side = min(img.size)
     if side < 1:
         raise UnusableImage("has zero width or height")
