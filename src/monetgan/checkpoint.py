@@ -6,12 +6,17 @@ A checkpoint is a folder `RUN_DIR/checkpoints/step-NNNNNN/`:
     optimizers.safetensors       rng.safetensors         state.json  config.json
 
 It is written into a hidden temporary folder and renamed into place, so a kill at any moment
-leaves either the complete new checkpoint or none of it, never a half-written one.
+leaves either the complete new checkpoint or none of it, never a half-written one. A save that
+fails (a full disk) removes its temporary folder, leaves the earlier checkpoints as they were and
+becomes one `UserError` line. Retention keeps the newest K checkpoints plus, optionally, the best
+one by a metric that `monetgan evaluate --checkpoint all` recorded in RUN_DIR/metrics.jsonl.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import os
 import re
 import shutil
@@ -27,6 +32,7 @@ from .errors import UserError
 
 FORMAT_VERSION = 1
 CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"  # written by `monetgan evaluate --checkpoint all`, one line per step
 _STEP_DIR = re.compile(r"^step-(\d{6,})$")
 _TMP_PREFIX = ".tmp-"
 REQUIRED_FILES = ("generator.safetensors", "critic.safetensors", "optimizers.safetensors",
@@ -58,6 +64,10 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
         return []
     found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
     return [p for _, p in sorted(found)]
+
+
+def _step_of(path: Path) -> int:
+    return int(_STEP_DIR.match(path.name).group(1))
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -96,15 +106,40 @@ def _write_json(path: Path, value: Any) -> None:
 
 def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]],
                     state: dict[str, Any], config: dict[str, Any], keep: int = 0) -> Path:
-    """Write a checkpoint atomically and return its folder. `keep` > 0 prunes older ones."""
+    """Write a checkpoint atomically and return its folder.
+
+    `keep` > 0 then prunes older checkpoints to the newest `keep`, plus the best one by the metric
+    `config["keep_best"]` names, if any. A failed write (full disk, permissions) leaves every
+    earlier checkpoint untouched and raises a `UserError` that says so.
+    """
     root = Path(run_dir) / CHECKPOINT_DIR
-    root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
-    tmp = root / f"{_TMP_PREFIX}{step_dir_name(step)}-{os.getpid()}"
+    previous = latest_checkpoint(run_dir)
+    try:
+        _write(root, final, step, tensors, state, config)
+    except OSError as exc:
+        raise _save_error(Path(run_dir), final, previous, exc) from None
+    except SafetensorError as exc:  # safetensors writes the file itself and reports I/O errors as its own type
+        found = re.search(r"\(os error (\d+)\)", str(exc))
+        if found is None:
+            raise
+        code = int(found.group(1))
+        raise _save_error(Path(run_dir), final, previous, OSError(code, os.strerror(code))) from None
+    if keep > 0:
+        prune_checkpoints(run_dir, keep, str(config.get("keep_best") or ""), protect=final)
+    return final
+
+
+def _write(root: Path, final: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]],
+           state: dict[str, Any], config: dict[str, Any]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{_TMP_PREFIX}{final.name}-{os.getpid()}"
+    old = root / f"{_TMP_PREFIX}old-{final.name}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
+    moved_old = False
     try:
+        tmp.mkdir()
         for stem, group in tensors.items():
             path = tmp / f"{stem}.safetensors"
             save_file({k: v.detach().contiguous().cpu() for k, v in group.items()}, str(path))
@@ -115,8 +150,8 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch
             _fsync_file(tmp / name)
         _fsync_dir(tmp)
         if final.exists():  # re-saving the same step (e.g. after a rollback): replace it whole
-            old = root / f"{_TMP_PREFIX}old-{final.name}-{os.getpid()}"
             os.replace(final, old)
+            moved_old = True
             os.replace(tmp, final)
             shutil.rmtree(old, ignore_errors=True)
         else:
@@ -124,12 +159,88 @@ def save_checkpoint(run_dir: Path, step: int, tensors: dict[str, dict[str, torch
         _fsync_dir(root)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if moved_old and not final.exists():  # the second rename failed: put the old checkpoint back
+            os.replace(old, final)
         raise
-    if keep > 0:
-        for old in list_checkpoints(run_dir)[:-keep]:
-            if old != final:
-                shutil.rmtree(old, ignore_errors=True)
-    return final
+
+
+def _save_error(run_dir: Path, final: Path, previous: Path | None, exc: OSError) -> UserError:
+    """One line: what failed, that nothing earlier was lost, and how to go on."""
+    if previous is not None and previous.is_dir():
+        kept = f"the previous checkpoint {previous.name} is intact"
+        again = "rerun the same command to resume from it"
+    else:
+        kept = "no earlier checkpoint exists"
+        again = "rerun the same command to start again"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return UserError(f"--run {run_dir}: cannot save checkpoint {final.name}: the disk is full "
+                         f"({exc.strerror}); {kept}; free space and {again}")
+    what = exc.strerror or str(exc)
+    where = f" ({exc.filename})" if exc.filename else ""
+    return UserError(f"--run {run_dir}: cannot save checkpoint {final.name}: {what}{where}; {kept}; "
+                     f"fix that and {again}")
+
+
+def prune_checkpoints(run_dir: Path, keep: int, keep_best: str = "", protect: Path | None = None) -> list[Path]:
+    """Delete complete checkpoints beyond the newest `keep`; return the ones deleted.
+
+    Also kept: `protect` (the one just written) and, when `keep_best` names a metric, the
+    checkpoint with the lowest value of it in RUN_DIR/metrics.jsonl. Folders that are not
+    complete checkpoints (temporary, or damaged by hand) are neither counted nor deleted, so the
+    last good checkpoint always survives. A checkpoint is renamed to a temporary name before it is
+    deleted, so a kill part-way through leaves no half-deleted checkpoint behind.
+    """
+    if keep <= 0:
+        return []
+    good = [p for p in list_checkpoints(run_dir) if all((p / name).is_file() for name in REQUIRED_FILES)]
+    kept = set(good[-keep:])
+    if protect is not None:
+        kept.add(Path(protect))
+    if keep_best:
+        best = best_checkpoint(run_dir, keep_best, good)
+        if best is not None:
+            kept.add(best)
+    if not kept & set(good):  # never delete the last good checkpoint
+        return []
+    deleted = []
+    for old in (p for p in good if p not in kept):
+        trash = old.with_name(f"{_TMP_PREFIX}deleted-{old.name}-{os.getpid()}")
+        try:
+            os.replace(old, trash)
+        except OSError:  # cannot even rename it: leave it for the next save to try again
+            continue
+        shutil.rmtree(trash, ignore_errors=True)
+        deleted.append(old)
+    return deleted
+
+
+def best_checkpoint(run_dir: Path, metric: str, candidates: list[Path] | None = None) -> Path | None:
+    """The checkpoint (of `candidates`, default all) with the lowest recorded `metric`; None if none has one.
+
+    Lines of metrics.jsonl that are not JSON objects with an integer step and a finite number
+    for `metric` are skipped, and so are steps whose checkpoint no longer exists. Ties go to the newer step.
+    """
+    values = _recorded_metric(Path(run_dir) / METRICS_FILE, metric)
+    pool = candidates if candidates is not None else list_checkpoints(run_dir)
+    scored = [(values[step], -step, p) for p in pool if (step := _step_of(p)) in values]
+    return min(scored)[2] if scored else None
+
+
+def _recorded_metric(path: Path, metric: str) -> dict[int, float]:
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:  # no evaluation yet, or unreadable: retention keeps the newest only
+        return {}
+    values: dict[int, float] = {}
+    for line in lines:
+        try:
+            record = json.loads(line.decode("utf-8"))
+            step, value = record["step"], float(record[metric])
+        except (ValueError, RecursionError, TypeError, KeyError, OverflowError):  # a damaged line: skip it
+            continue
+        if type(step) is int and type(record[metric]) in (int, float) and math.isfinite(value):
+            values[step] = value  # a later line for the same step replaces an earlier one
+    return values
 
 
 def load_checkpoint(path: Path, require_training_state: bool = True) -> Checkpoint:

@@ -33,12 +33,14 @@ OPTIMIZERS = ("auto", "rmsprop", "adam")
 NORMS = ("auto", "batchnorm", "layernorm", "none")
 ARCHITECTURES = ("dcgan", "resnet")
 PRECISIONS = ("auto", "fp32", "bf16")
+KEEP_BEST_METRICS = ("fid", "kid", "mifid", "swd")  # as `evaluate --checkpoint all` writes them; lower is better
 DEFAULT_PRESET = "wgan-gp-64"
 
 # Keys that may change when a run is resumed: they decide how long and how chattily it runs,
 # never what it computes. Everything else must match the saved config exactly.
 RESUMABLE_KEYS = frozenset(
-    {"steps", "time_limit_minutes", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "device"}
+    {"steps", "time_limit_minutes", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "keep_best",
+     "device"}
 )
 
 
@@ -91,6 +93,7 @@ class TrainConfig:
     sample_every: int = 200
     checkpoint_every: int = 500
     keep_checkpoints: int = 0  # keep the newest K checkpoints; 0 keeps all
+    keep_best: str = ""  # with keep_checkpoints: also keep the best by this metric in metrics.jsonl (fid|kid|mifid|swd)
     num_frame_samples: int = 64  # fixed latents in each time-lapse frame
 
     def __post_init__(self) -> None:
@@ -164,6 +167,8 @@ def _check_ranges(cfg: TrainConfig) -> None:
         need(getattr(cfg, key) >= 1, key, "must be at least 1")
     need(0 <= cfg.seed < 2**63, "seed", "must lie in [0, 2**63)")
     need(cfg.keep_checkpoints >= 0, "keep_checkpoints", "must be 0 (keep all) or more")
+    need(cfg.keep_best in ("", *KEEP_BEST_METRICS), "keep_best",
+         f"must be empty (newest only) or one of {', '.join(KEEP_BEST_METRICS)}")
     for key in ("lr_generator", "lr_critic"):
         need(getattr(cfg, key) is None or 0 < getattr(cfg, key) < 1, key, "must lie in (0, 1)")
     for key in ("adam_beta1", "adam_beta2"):

@@ -8,6 +8,7 @@ punishes memorisation and because copying is not painting.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -101,9 +102,16 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
     """
     if not KAGGLE_MIN <= num <= KAGGLE_MAX:
         raise UserError(f"--num {num}: Kaggle accepts {KAGGLE_MIN:,} to {KAGGLE_MAX:,} images; choose a number in that range")
-    out_path = Path(out)
+    # The folder is resolved (`..`, symlinks) as the OS would, without creating stray folders on the
+    # way; the zip itself is not followed: a symlink at --out is replaced by the new file, never written through.
+    try:
+        out_path = Path(out).parent.resolve() / Path(out).name
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise UserError(f"--out {out}: cannot resolve its folder ({exc})") from None
     if out_path.suffix.lower() != ".zip":
         raise UserError(f"--out {out_path}: the submission is a zip file; give a name ending in .zip")
+    if out_path.is_dir():
+        raise UserError(f"--out {out_path} is a folder; give the zip file's name, e.g. {out_path / 'images.zip'}")
     ckpt = resolve_checkpoint(run, checkpoint)
     generator = load_generator(ckpt, ema=ema, device=device)
     resolution = generator.resolution
@@ -139,14 +147,18 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         raise UserError(f"checkpoint {ckpt} keeps painting copies of training images after 20 re-draws; export refused")
     bar.close()
 
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(out_path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+    # Only two files are written, both beside each other: the zip and manifest.json, each through
+    # a hidden temporary file in the same folder that is renamed into place (or deleted on failure).
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out_path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for i in tqdm(range(0, num, 256), desc="writing JPEGs", unit="batch", disable=not show_progress, leave=False):
                 for k, image in enumerate(upsample(images[i : i + 256], KAGGLE_SIZE)):
                     buf = io.BytesIO()
                     Image.fromarray(image).save(buf, format="JPEG", quality=quality)
                     archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
+    except OSError as exc:
+        raise _write_error(out_path, exc) from None
 
     upsampled = resolution if resolution != KAGGLE_SIZE else None
     manifest = {
@@ -166,5 +178,14 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         "seconds": round(time.perf_counter() - started, 1),
     }
     manifest_path = out_path.with_name("manifest.json")
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
+    try:
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
+    except OSError as exc:
+        raise _write_error(manifest_path, exc) from None
     return ExportResult(out_path, manifest_path, num, replaced, upsampled)
+
+
+def _write_error(path: Path, exc: OSError) -> UserError:
+    reason = "the disk is full" if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) else exc.strerror
+    return UserError(f"--out {path}: cannot write it ({reason or exc}); nothing half-written was left behind: "
+                     "free space or choose another --out, and rerun")
