@@ -16,34 +16,48 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+# (offset, global batch): the batch holds rows offset.. of a larger batch split over processes. Random
+# values are then drawn for the whole global batch and sliced, so every process advances the generator
+# alike and N processes augment exactly as one would (data-parallel training).
+Shard = tuple[int, int]
+Transform = Callable[..., torch.Tensor]  # (x, generator, *, shard=None) -> x augmented
 
 
-def _uniform(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
-    """U[0, 1) drawn on the CPU generator (device-independent), moved to `like`'s device and dtype."""
-    return torch.rand(shape, generator=generator).to(device=like.device, dtype=like.dtype)
+def _per_sample(draw: Callable[[int], torch.Tensor], rows: int, shard: Shard | None) -> torch.Tensor:
+    """`draw(n)` -> random values for n samples (on the CPU); this batch's `rows` of them."""
+    if shard is None:
+        return draw(rows)
+    offset, total = shard
+    return draw(total)[offset : offset + rows]
 
 
-def brightness(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    return x + (_uniform((x.shape[0], 1, 1, 1), g, x) - 0.5)
+def _uniform(like: torch.Tensor, generator: torch.Generator, shard: Shard | None) -> torch.Tensor:
+    """(B, 1, 1, 1) U[0, 1) drawn on the CPU generator (device-independent), moved to `like`'s device and dtype."""
+    u = _per_sample(lambda n: torch.rand((n, 1, 1, 1), generator=generator), like.shape[0], shard)
+    return u.to(device=like.device, dtype=like.dtype)
 
 
-def saturation(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def brightness(x: torch.Tensor, g: torch.Generator, *, shard: Shard | None = None) -> torch.Tensor:
+    return x + (_uniform(x, g, shard) - 0.5)
+
+
+def saturation(x: torch.Tensor, g: torch.Generator, *, shard: Shard | None = None) -> torch.Tensor:
     mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (_uniform((x.shape[0], 1, 1, 1), g, x) * 2) + mean
+    return (x - mean) * (_uniform(x, g, shard) * 2) + mean
 
 
-def contrast(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+def contrast(x: torch.Tensor, g: torch.Generator, *, shard: Shard | None = None) -> torch.Tensor:
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_uniform((x.shape[0], 1, 1, 1), g, x) + 0.5) + mean
+    return (x - mean) * (_uniform(x, g, shard) + 0.5) + mean
 
 
-def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
+def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125, *,
+                shard: Shard | None = None) -> torch.Tensor:
     """Shift by up to `ratio` of the size, filling with zeros (the paper's translation)."""
     b, _, h, w = x.shape
     sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    tx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=g).to(x.device)
-    ty = torch.randint(-sy, sy + 1, (b, 1, 1), generator=g).to(x.device)
+    tx = _per_sample(lambda n: torch.randint(-sx, sx + 1, (n, 1, 1), generator=g), b, shard).to(x.device)
+    ty = _per_sample(lambda n: torch.randint(-sy, sy + 1, (n, 1, 1), generator=g), b, shard).to(x.device)
     gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
                                 torch.arange(w, device=x.device), indexing="ij")
     gx = torch.clamp(gx + tx + 1, 0, h + 1)
@@ -52,12 +66,12 @@ def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125) -> to
     return padded.permute(0, 2, 3, 1).contiguous()[gb, gx, gy].permute(0, 3, 1, 2)
 
 
-def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
+def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5, *, shard: Shard | None = None) -> torch.Tensor:
     """Zero one random square of `ratio` times the size per sample."""
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ox = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), generator=g).to(x.device)
-    oy = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), generator=g).to(x.device)
+    ox = _per_sample(lambda n: torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g), b, shard).to(x.device)
+    oy = _per_sample(lambda n: torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g), b, shard).to(x.device)
     gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(ch, device=x.device),
                                 torch.arange(cw, device=x.device), indexing="ij")
     gx = torch.clamp(gx + ox - ch // 2, 0, h - 1)
@@ -83,16 +97,18 @@ def parse_policy(policy: str) -> list[str]:
     return names
 
 
-def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator, p: float = 1.0) -> torch.Tensor:
+def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator, p: float = 1.0,
+                 shard: Shard | None = None) -> torch.Tensor:
     """Apply `policy` to a batch (B, C, H, W); each transform hits each sample with probability p.
 
-    Differentiable with respect to `x`. Call it on the real and on the fake batch alike.
+    Differentiable with respect to `x`. Call it on the real and on the fake batch alike. `shard`:
+    x is one process's rows of a global batch (see `Shard`).
     """
     for name in parse_policy(policy):
         for transform in POLICIES[name]:
             if p >= 1.0:
-                x = transform(x, generator)
+                x = transform(x, generator, shard=shard)
             else:
-                keep = (torch.rand(x.shape[0], generator=generator) < p).to(x.device).view(-1, 1, 1, 1)
-                x = torch.where(keep, transform(x, generator), x)
+                keep = _per_sample(lambda n: torch.rand(n, generator=generator) < p, x.shape[0], shard)
+                x = torch.where(keep.to(x.device).view(-1, 1, 1, 1), transform(x, generator, shard=shard), x)
     return x

@@ -37,7 +37,8 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     if result.interrupted:
         return 130
-    print(f"done: {result.run_dir} at step {result.step}; latest checkpoint {result.checkpoint}")
+    if result.rank == 0:  # under torchrun the other processes print nothing
+        print(f"done: {result.run_dir} at step {result.step}; latest checkpoint {result.checkpoint}")
     return 0
 
 

@@ -6,6 +6,10 @@ A run folder is the unit of work:
     RUN_DIR/log.jsonl        one line per step         RUN_DIR/tensorboard/   the same, for TensorBoard
     RUN_DIR/frames/          fixed-latent grids        RUN_DIR/checkpoints/   step-NNNNNN/ folders
     RUN_DIR/reals.png        a grid of training images RUN_DIR/skipped.txt    files that could not be used
+
+Under torchrun, rank 0 alone reads the data and the run folder (and holds its lock), sends the
+other processes what they need, and alone writes, logs and prints; every decision that ends a step
+differently (time limit, Ctrl-C/SIGTERM) is agreed on by all processes first.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import os
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +30,11 @@ import torch
 from tqdm.auto import tqdm
 
 from . import __version__
-from .checkpoint import latest_checkpoint, load_checkpoint, remove_partial_checkpoints, save_checkpoint
+from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, remove_partial_checkpoints, save_checkpoint
 from .config import TrainConfig, build_config, check_resume_overrides, load_config, save_config
 from .data import load_dataset
 from .devices import pick_device
+from .distributed import Distributed, from_environment
 from .errors import UserError
 from .files import atomic_write_text
 from .images import make_grid, save_png
@@ -51,6 +58,7 @@ class TrainResult:
     checkpoint: Path | None
     interrupted: bool
     last_metrics: dict[str, float]
+    rank: int = 0  # this process's torchrun rank; only rank 0 wrote files (`checkpoint` is the one it wrote)
 
 
 def resolve_run_config(run_dir: Path, preset: str | None, overrides: dict[str, Any]) -> tuple[TrainConfig, bool]:
@@ -86,15 +94,22 @@ class _RunLock:
 
 
 class _GracefulStop:
-    """First Ctrl-C / SIGTERM: finish the current step, checkpoint, stop. Second: stop at once."""
+    """First Ctrl-C / SIGTERM: finish the current step, checkpoint, stop. Second: stop at once.
 
-    def __init__(self) -> None:
+    With `escalate=False` (under torchrun) later signals are ignored: a process leaving mid-step
+    would strand the others in a collective, and torchrun escalates itself (SIGKILL after 30 s).
+    """
+
+    def __init__(self, escalate: bool = True) -> None:
         self.requested: int | None = None
+        self.escalate = escalate
         self._previous: dict[int, Any] = {}
 
     def _handler(self, signum, frame) -> None:
         if self.requested is not None:
-            raise KeyboardInterrupt
+            if self.escalate:
+                raise KeyboardInterrupt
+            return
         self.requested = signum
 
     def __enter__(self) -> _GracefulStop:
@@ -165,67 +180,102 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
     Returns:
         A `TrainResult` (or the resolved `TrainConfig` when `dry_run`).
 
+    Under torchrun (RANK, WORLD_SIZE set) every process calls this with the same arguments; they
+    train data-parallel, `batch_size` being the global batch, and only rank 0 reads or writes files.
+
     Example:
         >>> import monetgan
         >>> monetgan.train("monet_jpg", "runs/quick", preset="quick")  # doctest: +SKIP
     """
     run_dir = Path(run)
-    cfg, resuming = resolve_run_config(run_dir, preset, overrides)
     if dry_run:
-        return cfg
-    say = tqdm.write if show_progress else (lambda *_: None)
+        return resolve_run_config(run_dir, preset, overrides)[0]
+    dist = from_environment()  # a single process unless torchrun started several
+    try:
+        say = tqdm.write if show_progress and dist.is_main else (lambda *_: None)
+        with ExitStack() as held:  # rank 0's lock on the run folder, until training ends
+            prep = dist.from_main(lambda: _prepare(run_dir, data, preset, overrides, dist, held, show_progress, say))
+            cfg = prep.cfg
+            device = dist.own_device(pick_device(cfg.device))
+            state = build_state(cfg, prep.images, device, dist)
+            state.extra["data_fingerprint"] = prep.fingerprint
+            if prep.checkpoint is not None:
+                restore_state(state, prep.checkpoint)
+                say(f"resuming {run_dir} from {prep.checkpoint.path.name}")
+            latest = latest_checkpoint(run_dir) if dist.is_main else prep.checkpoint and prep.checkpoint.path
+            del prep  # the loaded checkpoint's tensors are in the state now
+            if dist.is_main:
+                truncate_log(run_dir, state.step)
+            where = device if dist.world_size == 1 else (
+                f"{dist.world_size} processes ({device.type}, {cfg.batch_size // dist.world_size} images each)")
+            say(f"{state.images.shape[0]} images at {cfg.resolution}px on {where}; loss={cfg.loss}, "
+                f"n_critic={cfg.n_critic}, batch={cfg.batch_size}; generator {count_parameters(state.generator):,} "
+                f"parameters, critic {count_parameters(state.critic):,} parameters")
+            return _loop(state, run_dir, cfg, show_progress, tensorboard, say, latest)
+    finally:
+        dist.close()
+
+
+@dataclass
+class _Prepared:
+    """What rank 0 finds in the run folder and the data; the other processes receive it."""
+
+    cfg: TrainConfig
+    images: torch.Tensor  # (N, 3, R, R) uint8
+    fingerprint: str
+    checkpoint: Checkpoint | None  # to resume from
+
+
+def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, overrides: dict[str, Any],
+             dist: Distributed, held: ExitStack, show_progress: bool, say) -> _Prepared:
+    """Config, lock, data and checkpoint of a run: all the reading (and the new run's files)."""
+    cfg, resuming = resolve_run_config(run_dir, preset, overrides)
+    dist.local_batch(cfg.batch_size)  # refused before any file is written
     data_path = _data_path(run_dir, data, resuming)
-    device = pick_device(cfg.device)
+    pick_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _RunLock(run_dir):
-        dataset = load_dataset(data_path, cfg.resolution, show_progress=show_progress)
-        if dataset.skipped:
-            atomic_write_text(run_dir / "skipped.txt", "".join(
-                f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
-            say(f"skipped {len(dataset.skipped)} of {len(dataset) + len(dataset.skipped)} files that could not be used; "
-                f"list in {run_dir / 'skipped.txt'}")
-        if len(dataset) < cfg.min_images:
-            raise UserError(f"--data {data_path}: only {len(dataset)} usable images, fewer than min_images="
-                            f"{cfg.min_images}; add images or lower it with --set min_images=N")
-        fingerprint = dataset.fingerprint()
-        state = build_state(cfg, dataset.images, device)
-        state.extra["data_fingerprint"] = fingerprint
-        remove_partial_checkpoints(run_dir)
-        ckpt_path = latest_checkpoint(run_dir) if resuming else None
-        if resuming and _saved_fingerprint(run_dir) not in (None, fingerprint):
-            raise UserError(f"--data {data_path} differs from the images this run was trained on; "
-                            "pass the original data to resume, or start a new --run")
-        if ckpt_path is not None:
-            restore_state(state, load_checkpoint(ckpt_path))
-            say(f"resuming {run_dir} from {ckpt_path.name}")
-        elif not resuming or not (run_dir / "run.json").exists():
-            _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images)
-        truncate_log(run_dir, state.step)
-        say(f"{len(dataset)} images at {cfg.resolution}px on {device}; loss={cfg.loss}, n_critic={cfg.n_critic}, "
-            f"batch={cfg.batch_size}; generator {count_parameters(state.generator):,} parameters, "
-            f"critic {count_parameters(state.critic):,} parameters")
-        return _loop(state, run_dir, cfg, show_progress, tensorboard, say)
+    held.enter_context(_RunLock(run_dir))
+    dataset = load_dataset(data_path, cfg.resolution, show_progress=show_progress)
+    if dataset.skipped:
+        atomic_write_text(run_dir / "skipped.txt", "".join(
+            f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
+        say(f"skipped {len(dataset.skipped)} of {len(dataset) + len(dataset.skipped)} files that could not be used; "
+            f"list in {run_dir / 'skipped.txt'}")
+    if len(dataset) < cfg.min_images:
+        raise UserError(f"--data {data_path}: only {len(dataset)} usable images, fewer than min_images="
+                        f"{cfg.min_images}; add images or lower it with --set min_images=N")
+    fingerprint = dataset.fingerprint()
+    remove_partial_checkpoints(run_dir)
+    ckpt_path = latest_checkpoint(run_dir) if resuming else None
+    if resuming and _saved_fingerprint(run_dir) not in (None, fingerprint):
+        raise UserError(f"--data {data_path} differs from the images this run was trained on; "
+                        "pass the original data to resume, or start a new --run")
+    if ckpt_path is None and (not resuming or not (run_dir / "run.json").exists()):
+        _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images)
+    checkpoint = load_checkpoint(ckpt_path) if ckpt_path is not None else None
+    return _Prepared(cfg, dataset.images, fingerprint, checkpoint)
 
 
 def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: bool, tensorboard: bool,
-          say) -> TrainResult:
+          say, checkpoint: Path | None) -> TrainResult:
+    dist = state.dist
+    main = dist.is_main  # rank 0 alone writes files
     if state.step >= cfg.steps:
         say(f"{run_dir} is already at step {state.step} of {cfg.steps}; raise --steps to train further")
-        return TrainResult(run_dir, state.step, latest_checkpoint(run_dir), False, {})
+        return TrainResult(run_dir, state.step, checkpoint, False, {}, dist.rank)
     if cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes:
         say(f"{run_dir} has used its time limit ({state.wall_time / 60:.1f} min); raise time_limit_minutes to go on")
-        return TrainResult(run_dir, state.step, latest_checkpoint(run_dir), False, {})
+        return TrainResult(run_dir, state.step, checkpoint, False, {}, dist.rank)
     latents = latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim)
-    log = RunLog(run_dir, state.step, tensorboard=tensorboard)
-    checkpoint = latest_checkpoint(run_dir)
+    log = RunLog(run_dir, state.step, tensorboard=tensorboard) if main else None
     record: dict[str, float] = {}
     interrupted = False
-    bar = tqdm(total=cfg.steps, initial=state.step, unit="step", disable=not show_progress, dynamic_ncols=True,
-               desc=f"{cfg.loss} {cfg.resolution}px")
+    bar = tqdm(total=cfg.steps, initial=state.step, unit="step", disable=not (show_progress and main),
+               dynamic_ncols=True, desc=f"{cfg.loss} {cfg.resolution}px")
     try:
-        with _GracefulStop() as stop:
+        with _GracefulStop(escalate=dist.world_size == 1) as stop:
             if state.step == 0:
-                _save_frame(state, run_dir, latents, log)
+                dist.from_main(lambda: _save_frame(state, run_dir, latents, log))
             last = time.perf_counter()
             while state.step < cfg.steps:
                 metrics = train_step(state)
@@ -233,33 +283,50 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                 seconds, last = now - last, now
                 state.wall_time += seconds
                 step = state.step
+                over_time = cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes
+                # Every process decides alike: stop if any was signalled, the time limit by rank 0's clock.
+                stopping, over_time = dist.agree(stop.requested is not None, over_time)
                 # A wall-clock budget ends the run like its last step: final frame, log line and checkpoint.
-                last_step = step == cfg.steps or (
-                    cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes)
-                if step % cfg.log_every == 0 or last_step:
-                    record = {k: v.item() for k, v in metrics.items()}
+                last_step = step == cfg.steps or over_time
+                logged = step % cfg.log_every == 0 or last_step
+                if logged:
+                    record = {k: v.item() for k, v in dist.mean_metrics(metrics).items()}
                     record.update(step=step, wall_time=round(state.wall_time, 3), seconds_per_step=seconds,
                                   images_per_second=cfg.batch_size * record["n_critic"] / seconds)
                     _check_finite(record, run_dir, checkpoint)
-                    log.write(dict(sorted(record.items())))
                     bar.set_postfix(W=f"{record['wasserstein_estimate']:.4f}", G=f"{record['generator_loss']:.3f}",
                                     refresh=False)
-                if step % cfg.sample_every == 0 or last_step:
-                    _save_frame(state, run_dir, latents, log)
-                if step % cfg.checkpoint_every == 0 or last_step or stop.requested:
-                    checkpoint = _save(state, run_dir, cfg)
+                framed = step % cfg.sample_every == 0 or last_step
+                saved = step % cfg.checkpoint_every == 0 or last_step or stopping
+                if logged or framed or saved:
+                    # Rank 0 writes; every process gets the checkpoint it wrote, or its error (a full disk).
+                    checkpoint = dist.from_main(partial(_write_step, state, run_dir, cfg, log, latents,
+                                                        record if logged else None, framed, saved, checkpoint))
                 bar.update(1)
                 if last_step and step < cfg.steps:
                     say(f"time limit of {cfg.time_limit_minutes:g} min reached at step {step}; checkpoint {checkpoint}")
                     break
-                if stop.requested:
+                if stopping:
                     interrupted = True
                     say(f"stopped at step {step}; checkpoint {checkpoint}; run the same command to resume")
                     break
     finally:
         bar.close()
-        log.close()
-    return TrainResult(run_dir, state.step, checkpoint, interrupted, record)
+        if log is not None:
+            log.close()
+    return TrainResult(run_dir, state.step, checkpoint, interrupted, record, dist.rank)
+
+
+def _write_step(state: TrainingState, run_dir: Path, cfg: TrainConfig, log: RunLog, latents: torch.Tensor,
+                record: dict[str, float] | None, framed: bool, saved: bool, checkpoint: Path | None) -> Path | None:
+    """A step's files (rank 0): its log line, frame and checkpoint, as asked; returns the latest checkpoint."""
+    if record is not None:
+        log.write(dict(sorted(record.items())))
+    if framed:
+        _save_frame(state, run_dir, latents, log)
+    if saved:
+        checkpoint = _save(state, run_dir, cfg)
+    return checkpoint
 
 
 def _check_finite(record: dict[str, float], run_dir: Path, checkpoint: Path | None) -> None:

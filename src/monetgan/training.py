@@ -3,6 +3,10 @@
 The loop knows phases only: n_critic critic steps, then one generator step, then the EMA update.
 Formulas live in `losses.py`. All randomness (latents, flips, penalty interpolation, data order)
 comes from generators held in `TrainingState`, so a checkpoint can restore it exactly.
+
+Under torchrun each process computes its rows of every batch: randomness is drawn for the global
+batch and sliced (`Distributed.rows`), and gradients are averaged after each backward, so the
+processes hold identical weights and follow the trajectory of one process (see `distributed.py`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer
 from .config import TrainConfig
 from .data import BatchOrder, real_batch
 from .devices import enable_fast_gpu_math, memory_format
+from .distributed import Distributed, sync_batchnorm
 from .errors import UserError
 from .models import build_critic, build_generator
 
@@ -43,6 +48,7 @@ class TrainingState:
     critic_steps: int = 0  # critic updates so far, over all generator steps (schedules the lazy penalty)
     wall_time: float = 0.0  # seconds of training, summed over resumes
     extra: dict[str, Any] = field(default_factory=dict)
+    dist: Distributed = field(default_factory=Distributed)  # this process among torchrun's; default: the only one
 
 
 def make_optimizer(cfg: TrainConfig, params, lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -52,12 +58,19 @@ def make_optimizer(cfg: TrainConfig, params, lr: float, device: torch.device) ->
     return torch.optim.Adam(params, lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2), **fused)
 
 
-def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device) -> TrainingState:
-    """Fresh networks and optimizers, initialised from `cfg.seed`."""
+def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
+                dist: Distributed | None = None) -> TrainingState:
+    """Fresh networks and optimizers, initialised from `cfg.seed` (identically in every process)."""
+    dist = dist or Distributed()
+    dist.local_batch(cfg.batch_size)  # refuse a global batch that does not split over the processes
     torch.manual_seed(cfg.seed)
     enable_fast_gpu_math(device)
-    generator = build_generator(cfg).to(device, memory_format=memory_format(device))
-    critic = build_critic(cfg).to(device, memory_format=memory_format(device))
+    generator, critic = build_generator(cfg), build_critic(cfg)
+    if dist.world_size > 1:
+        # Shard statistics are not the global batch's: normalise with the global batch's instead.
+        generator, critic = sync_batchnorm(generator), sync_batchnorm(critic)
+    generator = generator.to(device, memory_format=memory_format(device))
+    critic = critic.to(device, memory_format=memory_format(device))
     ema = None
     if cfg.ema_decay > 0:
         ema = copy.deepcopy(generator).eval().requires_grad_(False)
@@ -72,6 +85,7 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device) ->
         critic_optimizer=make_optimizer(cfg, critic.parameters(), cfg.lr_critic, device),
         rng=torch.Generator().manual_seed(cfg.seed + 1),
         order=BatchOrder(images.shape[0], cfg.seed),
+        dist=dist,
     )
 
 
@@ -91,17 +105,23 @@ def _augment(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
     """DiffAugment with the run's policy; the identity when the policy is empty."""
     if not state.cfg.diffaugment:
         return images
-    return diff_augment(images, state.cfg.diffaugment, state.rng)
+    shard = state.dist.shard(images.shape[0])  # None in a single process
+    if shard is None:
+        return diff_augment(images, state.cfg.diffaugment, state.rng)
+    return diff_augment(images, state.cfg.diffaugment, state.rng, shard=shard)
 
+
+# Every draw below is made for the global batch (cfg.batch_size) and then cut to this process's rows.
 
 def _latents(state: TrainingState, count: int) -> torch.Tensor:
-    return torch.randn(count, state.cfg.latent_dim, generator=state.rng).to(state.device)
+    """(rows, latent_dim) latents: this process's rows of `count` global ones."""
+    return state.dist.rows(torch.randn(count, state.cfg.latent_dim, generator=state.rng)).to(state.device)
 
 
 def _next_real(state: TrainingState) -> torch.Tensor:
-    batch_size = state.cfg.batch_size
-    indices = state.order.next_indices(batch_size).to(state.device)
-    flips = torch.rand(batch_size, generator=state.rng) < 0.5 if state.cfg.hflip else None
+    batch_size, rows = state.cfg.batch_size, state.dist.rows
+    indices = rows(state.order.next_indices(batch_size)).to(state.device)
+    flips = rows(torch.rand(batch_size, generator=state.rng) < 0.5) if state.cfg.hflip else None
     batch = real_batch(state.images, indices, None if flips is None else flips.to(state.device))
     return batch.contiguous(memory_format=memory_format(state.device))
 
@@ -127,7 +147,7 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
         stats = {}
         gp_weight = losses.lazy_penalty_weight(state.critic_steps, cfg.gp_every, cfg.gp_weight)
         if cfg.loss == "wgan-gp" and gp_weight > 0:
-            epsilon = torch.rand(cfg.batch_size, generator=state.rng).to(state.device)
+            epsilon = state.dist.rows(torch.rand(cfg.batch_size, generator=state.rng)).to(state.device)
             penalty, penalty_grad_norm = losses.gradient_penalty(state.critic, real, fake, epsilon, gp_weight)
             loss = loss + penalty
             # Logged per unit weight, so lazy and dense runs plot on one scale.
@@ -135,6 +155,7 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
                      "penalty_grad_norm": penalty_grad_norm}
     state.critic_optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    state.dist.average_gradients(state.critic)  # each process: its rows' mean loss; the mean: the global batch's
     grad_norm = _grad_norm(state.critic)
     state.critic_optimizer.step()
     if cfg.loss == "wgan":
@@ -163,6 +184,7 @@ def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
         loss.backward()
     finally:
         state.critic.requires_grad_(True)
+    state.dist.average_gradients(state.generator)
     grad_norm = _grad_norm(state.generator)
     state.generator_optimizer.step()
     return {"generator_loss": loss.detach(), "generator_grad_norm": grad_norm}
@@ -185,7 +207,8 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> Non
 def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
     """One generator iteration: n_critic critic steps, a generator step, the EMA update.
 
-    Returns the last critic step's statistics and the generator's, as 0-d tensors (no host sync).
+    Returns the last critic step's statistics and the generator's, as 0-d tensors (no host sync);
+    under torchrun they are this process's (`Distributed.mean_metrics` makes them global).
     """
     n_critic = state.cfg.n_critic_at(state.step)
     for _ in range(n_critic):
@@ -227,6 +250,16 @@ def checkpoint_payload(state: TrainingState) -> tuple[dict[str, dict[str, torch.
     return tensors, meta
 
 
+def _match_param_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer moments their parameter's memory layout (checkpoints store them
+    contiguous; channels_last parameters need channels_last moments for the fused CUDA Adam)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
+                    optimizer.state[p][key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
     """Load a checkpoint into a freshly built state; raises UserError if it does not fit."""
     t = ckpt.tensors
@@ -240,6 +273,8 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
             unflatten_optimizer_state("generator", t["optimizers"], optim_meta["generator"]))
         state.critic_optimizer.load_state_dict(
             unflatten_optimizer_state("critic", t["optimizers"], optim_meta["critic"]))
+        _match_param_layouts(state.generator_optimizer)
+        _match_param_layouts(state.critic_optimizer)
         torch.set_rng_state(t["rng"]["torch_cpu"])
         state.rng.set_state(t["rng"]["train"])
         cuda_states = [t["rng"][k] for k in sorted(t["rng"]) if k.startswith("cuda_")]
