@@ -45,7 +45,9 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                 record = json.loads(line)
             except ValueError:
                 continue
-            if isinstance(record, dict) and isinstance(record.get("step"), int) and not isinstance(record["step"], bool):
+            if not isinstance(record, dict) or "event" in record:
+                continue  # "event": a rollback marker (trainer._roll_back), not a step's values
+            if isinstance(record.get("step"), int) and not isinstance(record["step"], bool):
                 by_step[record["step"]] = record
     return [by_step[step] for step in sorted(by_step)]
 

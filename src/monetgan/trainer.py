@@ -15,7 +15,6 @@ differently (time limit, Ctrl-C/SIGTERM) is agreed on by all processes first.
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import threading
@@ -283,6 +282,15 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                 seconds, last = now - last, now
                 state.wall_time += seconds
                 step = state.step
+                # NaN/Inf is caught in the step it appears (one host sync per step), before any write.
+                bad = dist.agree(_first_nonfinite(state, metrics) is not None, False)[0]
+                if bad:
+                    log = _roll_back(state, run_dir, cfg, checkpoint, log, tensorboard, say,
+                                     _first_nonfinite(state, metrics) or "a value on another process")
+                    bar.reset(total=cfg.steps)
+                    bar.update(state.step)
+                    last = time.perf_counter()
+                    continue
                 over_time = cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes
                 # Every process decides alike: stop if any was signalled, the time limit by rank 0's clock.
                 stopping, over_time = dist.agree(stop.requested is not None, over_time)
@@ -293,7 +301,6 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                     record = {k: v.item() for k, v in dist.mean_metrics(metrics).items()}
                     record.update(step=step, wall_time=round(state.wall_time, 3), seconds_per_step=seconds,
                                   images_per_second=cfg.batch_size * record["n_critic"] / seconds)
-                    _check_finite(record, run_dir, checkpoint)
                     bar.set_postfix(W=f"{record['wasserstein_estimate']:.4f}", G=f"{record['generator_loss']:.3f}",
                                     refresh=False)
                 framed = step % cfg.sample_every == 0 or last_step
@@ -329,10 +336,50 @@ def _write_step(state: TrainingState, run_dir: Path, cfg: TrainConfig, log: RunL
     return checkpoint
 
 
-def _check_finite(record: dict[str, float], run_dir: Path, checkpoint: Path | None) -> None:
-    """Stop before a NaN/Inf can reach a checkpoint."""
-    bad = [k for k, v in record.items() if not math.isfinite(v)]
-    if bad:
-        where = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
-        raise UserError(f"training diverged at step {record['step']} ({bad[0]} = {record[bad[0]]}); {where}; "
-                        f"lower the learning rates (--set lr_critic=... lr_generator=...) in a new --run")
+MAX_ROLLBACKS = 3  # divergences a run may recover from by rolling back before it stops
+
+
+def _first_nonfinite(state: TrainingState, metrics: dict[str, torch.Tensor]) -> str | None:
+    """The name of a NaN/Inf loss or statistic of this step, or of a network holding one; else None."""
+    names = sorted(k for k, v in metrics.items() if v.is_floating_point())
+    values = [metrics[k].detach().float().reshape(()) for k in names]
+    nets = {"generator": state.generator, "critic": state.critic, "generator_ema": state.generator_ema}
+    for name, net in nets.items():
+        if net is not None:  # a tensor's norm is NaN/Inf exactly when it holds one: one value per network
+            tensors = [t for t in net.state_dict().values() if t.is_floating_point()]
+            values.append(torch.stack(torch._foreach_norm(tensors)).float().sum())
+            names.append(f"{name} weights")
+    finite = torch.isfinite(torch.stack(values))
+    if bool(finite.all()):  # the one host sync
+        return None
+    return names[int((~finite).nonzero()[0])]
+
+
+def _roll_back(state: TrainingState, run_dir: Path, cfg: TrainConfig, checkpoint: Path | None,
+               log: RunLog | None, tensorboard: bool, say, bad: str) -> RunLog | None:
+    """Diverged: restore the last good checkpoint and go on at half the learning rates (a logged,
+    deliberate change), at most MAX_ROLLBACKS times; otherwise stop with one clear line."""
+    step, rollbacks = state.step, int(state.extra.get("rollbacks", 0))
+    advice = "lower the learning rates (--set lr_critic=... lr_generator=...) in a new --run"
+    if checkpoint is None:
+        raise UserError(f"training diverged at step {step} ({bad} is NaN or infinite) before any checkpoint; {advice}")
+    if rollbacks >= MAX_ROLLBACKS or state.dist.world_size > 1:
+        why = f"after {rollbacks} rollbacks" if rollbacks else "with several processes, which do not roll back"
+        raise UserError(f"training diverged at step {step} ({bad} is NaN or infinite) {why}; the last good checkpoint "
+                        f"is {checkpoint}; {advice}")
+    restore_state(state, load_checkpoint(checkpoint))
+    for optimizer in (state.generator_optimizer, state.critic_optimizer):
+        for group in optimizer.param_groups:
+            group["lr"] *= 0.5
+    state.extra["rollbacks"] = rollbacks + 1
+    # The log must read as if the diverged steps never ran: reopen it truncated at the checkpoint.
+    if log is not None:
+        log.close()
+        truncate_log(run_dir, state.step)
+        log = RunLog(run_dir, state.step, tensorboard=tensorboard)
+        log.write({"step": state.step, "event": "rollback", "diverged_at": step, "bad": bad,
+                   "lr_generator": state.generator_optimizer.param_groups[0]["lr"],
+                   "lr_critic": state.critic_optimizer.param_groups[0]["lr"]})
+    say(f"step {step}: {bad} is NaN or infinite; rolled back to {checkpoint.name} and halved the learning rates "
+        f"(rollback {rollbacks + 1} of at most {MAX_ROLLBACKS})")
+    return log

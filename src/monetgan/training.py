@@ -286,4 +286,6 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
     state.order = BatchOrder(state.order.size, state.cfg.seed, order["epoch"], order["position"])
     state.step = ckpt.step
     state.critic_steps = int(ckpt.state.get("critic_steps", 0))
+    if "rollbacks" in ckpt.state:  # divergences this run recovered from (trainer._roll_back)
+        state.extra["rollbacks"] = int(ckpt.state["rollbacks"])
     state.wall_time = float(ckpt.state.get("wall_time", 0.0))
