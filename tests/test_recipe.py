@@ -158,3 +158,27 @@ def test_time_limit_stops_with_a_checkpoint(paintings, tmp_path):
     again = monetgan.train(paintings, run, steps=50, time_limit_minutes=1e-9, show_progress=False,
                            tensorboard=False, **TINY)
     assert again.step == 1  # the budget is spent; resuming does not train past it
+
+
+def test_restored_optimizer_moments_take_their_parameters_layout(paintings, tmp_path, monkeypatch):
+    """Checkpoints store moments contiguous; with channels_last parameters (the CUDA default) the
+    fused Adam needs them back in the parameter's layout, or a resumed run fails at its first step."""
+    from monetgan.checkpoint import load_checkpoint, save_checkpoint
+    from monetgan.training import checkpoint_payload, restore_state
+
+    monkeypatch.setattr(training, "memory_format", lambda device: torch.channels_last)
+    state = tiny_state(paintings)
+    train_step(state)
+    tensors, meta = checkpoint_payload(state)
+    path = save_checkpoint(tmp_path, state.step, tensors, meta, state.cfg.to_dict())
+    fresh = tiny_state(paintings)
+    restore_state(fresh, load_checkpoint(path))
+    checked = 0
+    for optimizer in (fresh.generator_optimizer, fresh.critic_optimizer):
+        for p in optimizer.param_groups[0]["params"]:
+            for value in optimizer.state[p].values():
+                if value.shape == p.shape:
+                    assert value.stride() == p.stride()
+                    checked += 1
+    assert checked > 0 and any(p.dim() == 4 and not p.is_contiguous() for p in fresh.critic.parameters())
+    train_step(fresh)
