@@ -13,20 +13,27 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${MONETGAN_DATA:-../shared/data/monet_jpg}
 RES=${RESULTS:-/tmp/monetgan-gpu}
-ROW_MINUTES=${ROW_MINUTES:-4.5}
-BUNDLE_MINUTES=${BUNDLE_MINUTES:-5.5}
-BENCH_ARGS=${BENCH_ARGS:---device cuda}
+ROW_MINUTES=${ROW_MINUTES:-3.5}
+BUNDLE_MINUTES=${BUNDLE_MINUTES:-4.5}
+BENCH_ARGS=${BENCH_ARGS:---device cuda --iters 20 --reps 3}
 EXTRA_SET=${EXTRA_SET:-}
 export PYTHONPATH="$PWD/src:$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 mkdir -p "$RES/runs" "$RES/out"
 started=$(date +%s)
 stamp() { echo "[$(( $(date +%s) - started )) s] $*"; }
+# COPY_TO (e.g. a lease's output folder) gets the files named in COPY_NAMES as soon as they exist,
+# so a session cut short still returns what was finished.
+early_copy() {
+  if [ -n "${COPY_TO:-}" ] && [[ " ${COPY_NAMES:-} " == *" $1 "* ]]; then cp "$RES/out/$1" "$COPY_TO/"; fi
+}
+
 
 stamp "gpu: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo none)"
 stamp "torch $(python3 -c 'import torch; print(torch.__version__, torch.cuda.is_available())')"
 
 stamp "benchmark: python3 -m benchmarks.train_speed $BENCH_ARGS --json $RES/out/bench.json"
-timeout 240 python3 -m benchmarks.train_speed $BENCH_ARGS --json "$RES/out/bench.json" 2>&1 | tee "$RES/out/bench.txt"
+timeout 150 python3 -m benchmarks.train_speed $BENCH_ARGS --json "$RES/out/bench.json" 2>&1 | tee "$RES/out/bench.txt"
+early_copy bench.json; early_copy bench.txt
 
 # name | preset | overrides (beyond the shared ones below)
 ROWS=(
@@ -37,6 +44,10 @@ ROWS=(
   "wgan-gp-lazy4|wgan-gp-64|ema_decay=0 gp_every=4"
   "wgan-gp-resnet|wgan-gp-64|ema_decay=0 architecture=resnet"
   "wgan-gp-all|wgan-gp-64|diffaugment=color,translation,cutout gp_every=4 architecture=resnet"
+  # bf16 (the GPU default) vs fp32 at an equal step count, and a second seed for the noise between runs
+  "steps800-bf16|wgan-gp-64|ema_decay=0 precision=bf16 steps=800"
+  "steps800-bf16-seed1|wgan-gp-64|ema_decay=0 precision=bf16 steps=800 seed=1"
+  "steps800-fp32|wgan-gp-64|ema_decay=0 precision=fp32 steps=800"
 )
 SHARED="steps=1000000 log_every=10 sample_every=100 checkpoint_every=2000 keep_checkpoints=1 num_frame_samples=16"
 for row in "${ROWS[@]}"; do
@@ -59,10 +70,21 @@ pack() {  # pack NAME [bundle flags...]: generator + card, config, log, time-lap
   [ -n "$ckpt" ] || { stamp "$name: no checkpoint"; tail -3 "$RES/runs/$name.txt"; return; }
   mkdir -p "$RES/pack/$name"
   python3 -m monetgan.bundled --checkpoint "$ckpt" --out "$RES/pack/$name" --name "$name" "$@" >/dev/null
-  python3 -m monetgan timelapse "$run" --out "$RES/pack/$name/timelapse.gif" --fps 8 >/dev/null
+  # at most 30 evenly spaced frames (first and last kept), so a time-lapse GIF stays a few MB
+  python3 - "$run/frames" <<'PY'
+import sys
+from pathlib import Path
+frames = sorted(Path(sys.argv[1]).glob("step-*.png"))
+keep = {frames[round(i * (len(frames) - 1) / 29)] for i in range(30)} if len(frames) > 30 else set(frames)
+for f in frames:
+    if f not in keep:
+        f.unlink()
+PY
+  python3 -m monetgan timelapse "$run" --out "$RES/pack/$name/timelapse.gif" --fps 6 >/dev/null
   cp "$run/config.json" "$run/log.jsonl" "$RES/runs/$name.txt" "$RES/pack/$name/"
   tar -C "$RES/pack" -cf "$RES/out/$name.tar" "$name"
   stamp "$name: $(basename "$ckpt"), $(du -h "$RES/out/$name.tar" | cut -f1)"
+  early_copy "$name.tar"
 }
 pack monet-128 --half
 for row in "${ROWS[@]}"; do
@@ -73,7 +95,7 @@ done
 mkdir -p "$RES/pack/wgan-gp-ema"
 python3 -m monetgan.bundled --checkpoint "$(ls -d "$RES"/runs/wgan-gp/checkpoints/step-* | tail -1)" \
   --out "$RES/pack/wgan-gp-ema" --name wgan-gp-ema --ema --half >/dev/null \
-  && tar -C "$RES/pack" -cf "$RES/out/wgan-gp-ema.tar" wgan-gp-ema
+  && tar -C "$RES/pack" -cf "$RES/out/wgan-gp-ema.tar" wgan-gp-ema && early_copy wgan-gp-ema.tar
 # wgan-gp-all is evaluated with its EMA weights, as the recipe uses them.
 pack wgan-gp-all --ema --half
 stamp "all done"
