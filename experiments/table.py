@@ -21,9 +21,10 @@ def row(folder: Path) -> str:
     name = folder.name
     card = json.loads((folder / f"{name}.json").read_text())
     result = json.loads((folder / "eval.json").read_text())["results"][0]
-    log = last_log_line(folder / "log.jsonl")
+    # an EMA twin (NAME-ema) is packed without the log of the run it came from: its card has the same figures
+    log = last_log_line(folder / "log.jsonl") if (folder / "log.jsonl").exists() else {}
     mem = result["memorization"]
-    steps, seconds = log.get("step", card["step"]), log.get("wall_time", 0.0)
+    steps, seconds = log.get("step", card["step"]), log.get("wall_time", card["wall_time_seconds"])
     return (f"| `{name}` | {card['weights'].replace('generator_ema', 'EMA').replace('generator', 'raw')} | {steps:,} | "
             f"{steps / seconds:.2f} | {result['fid']:.1f} | {result['kid']:.3f} ± {result['kid_std']:.3f} | "
             f"{result['mifid']:.1f} | {result['swd']:.1f} | {mem['fraction_cosine_below_0.1']:.3f} | "

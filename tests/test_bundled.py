@@ -1,0 +1,100 @@
+"""The bundled generator: the shipped weights load and paint, and the format refuses what does not fit."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+import monetgan
+from monetgan.bundled import MAX_BYTES, bundle, load_bundled, read_card, weights_dir
+from monetgan.models import count_parameters
+
+
+def test_shipped_weights_load_paint_and_match_their_card():
+    card = read_card()
+    generator = load_bundled(device="cpu")
+    assert count_parameters(generator) == card["parameters"]
+    assert generator.resolution == card["config"]["resolution"]
+    with torch.no_grad():
+        images = generator(torch.randn(2, generator.latent_dim))
+    assert images.shape == (2, 3, card["config"]["resolution"], card["config"]["resolution"])
+    assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.05  # a picture, not a flat field
+    assert (weights_dir() / "monet.safetensors").stat().st_size <= MAX_BYTES
+    for key in ("recipe", "steps_trained", "wall_time_seconds", "hardware", "metrics", "data", "command"):
+        assert key in card, key
+
+
+def test_paint_without_a_run_uses_the_bundled_generator(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "monetgan", "paint", "--num", "3", "--out", str(tmp_path / "o"),
+                             "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    files = sorted((tmp_path / "o").glob("*.png"))
+    assert [f.name for f in files] == ["seed000000.png", "seed000001.png", "seed000002.png"]
+    size = read_card()["config"]["resolution"]
+    pixels = [np.asarray(Image.open(f)) for f in files]
+    assert all(p.shape == (size, size, 3) for p in pixels)
+    assert not np.array_equal(pixels[0], pixels[1])
+
+
+@pytest.fixture
+def bundled_pair(tiny_run, tmp_path):
+    ckpt = sorted((tiny_run[0] / "checkpoints").iterdir())[-1]
+    bundle(ckpt, tmp_path / "w", name="tiny", extra={"note": "test"})
+    return tmp_path / "w", ckpt
+
+
+def test_bundle_round_trip_paints_like_the_checkpoint(bundled_pair, tmp_path):
+    folder, ckpt = bundled_pair
+    from_bundle = monetgan.paint(weights=folder / "tiny.safetensors", num=2, out=tmp_path / "a")
+    from_ckpt = monetgan.paint(checkpoint=ckpt, num=2, out=tmp_path / "b")
+    for a, b in zip(from_bundle, from_ckpt):
+        assert np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b)))  # fp32 kept: identical
+    assert json.loads((folder / "tiny.json").read_text())["note"] == "test"
+
+
+def test_half_precision_bundle_paints_within_a_few_grey_levels(bundled_pair, tmp_path):
+    folder, ckpt = bundled_pair
+    bundle(ckpt, folder, name="half", half=True)
+    assert all(v.dtype == torch.float16 for v in load_file(str(folder / "half.safetensors")).values()
+               if v.is_floating_point())
+    a = np.asarray(Image.open(monetgan.paint(weights=folder / "half.safetensors", num=1, out=tmp_path / "h")[0]))
+    b = np.asarray(Image.open(monetgan.paint(checkpoint=ckpt, num=1, out=tmp_path / "f")[0]))
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 4
+
+
+def test_wrong_shapes_are_refused(bundled_pair):
+    folder, _ = bundled_pair
+    weights = load_file(str(folder / "tiny.safetensors"))
+    name = next(iter(weights))
+    weights[name] = torch.zeros(3, 3)
+    save_file(weights, str(folder / "tiny.safetensors"))
+    with pytest.raises(monetgan.UserError, match="do not load"):
+        load_bundled("tiny", device="cpu", folder=folder)
+
+
+def test_card_parameter_count_is_checked(bundled_pair):
+    folder, _ = bundled_pair
+    card = json.loads((folder / "tiny.json").read_text())
+    card["parameters"] += 1
+    (folder / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(monetgan.UserError, match="parameters"):
+        load_bundled("tiny", device="cpu", folder=folder)
+
+
+def test_unknown_card_format_is_refused(bundled_pair):
+    folder, _ = bundled_pair
+    card = json.loads((folder / "tiny.json").read_text())
+    card["format_version"] = 99
+    (folder / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(monetgan.UserError, match="format"):
+        load_bundled("tiny", device="cpu", folder=folder)
+
+
+def test_weights_flag_needs_a_safetensors_file(tmp_path):
+    with pytest.raises(monetgan.UserError, match="safetensors"):
+        monetgan.paint(weights=tmp_path / "g.pt", num=1, out=tmp_path / "o")
