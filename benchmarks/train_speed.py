@@ -283,7 +283,7 @@ def count_flops(fn) -> int:
 
 def iteration_flops(cfg, images: torch.Tensor, state, ref: Reference) -> tuple[int, int]:
     """FLOPs of one monetgan train_step and one reference iteration. Counted on the meta device
-    (shapes only, instant), else on the real objects at the cost of one more iteration each."""
+    (shapes only, seconds), else on the real objects at the cost of one more iteration each."""
     try:
         meta = torch.device("meta")
         meta_state = build_state(cfg, images, meta)
@@ -575,6 +575,9 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         header += f", GPU {torch.cuda.get_device_name(device)}"
     print(header)
+    malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"}
+    if malloc_env:  # glibc allocator settings change CPU timings by up to 20% (benchmarks/README.md)
+        print(f"allocator environment: {malloc_env}")
     if sets:
         print(f"--set overrides for monetgan: {sets}")
     fp32_size = 8192 if device.type == "cuda" else 2048
