@@ -31,6 +31,19 @@ def write_paintings(folder: Path, count: int = 12, size: tuple[int, int] = (48, 
     return paths
 
 
+def tiny_state(paintings: Path, **overrides):
+    """A CPU TrainingState on the TINY wgan-gp config (plus overrides) over a paintings folder."""
+    import torch
+
+    from monetgan.config import build_config
+    from monetgan.data import load_dataset
+    from monetgan.training import build_state
+
+    cfg = build_config("wgan-gp-64", {**TINY, **overrides})
+    images = load_dataset(paintings, cfg.resolution, show_progress=False).images
+    return build_state(cfg, images, torch.device("cpu"))
+
+
 @pytest.fixture
 def paintings(tmp_path: Path) -> Path:
     folder = tmp_path / "paintings"

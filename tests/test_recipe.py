@@ -9,17 +9,10 @@ import torch
 import monetgan
 from monetgan import losses, training
 from monetgan.config import build_config
-from monetgan.data import load_dataset
 from monetgan.models import build_critic, build_generator, count_parameters
-from monetgan.training import build_state, critic_step, generator_step, train_step
+from monetgan.training import critic_step, generator_step, train_step
 
-from conftest import TINY
-
-
-def tiny_state(paintings, **overrides):
-    cfg = build_config("wgan-gp-64", {**TINY, **overrides})
-    images = load_dataset(paintings, cfg.resolution, show_progress=False).images
-    return build_state(cfg, images, torch.device("cpu"))
+from conftest import TINY, tiny_state
 
 
 def record_augment_calls(monkeypatch):

@@ -2,17 +2,10 @@
 import pytest
 import torch
 
-from monetgan.config import TrainConfig, build_config
-from monetgan.data import load_dataset
-from monetgan.training import build_state, critic_step, train_step, update_ema
+from monetgan.config import TrainConfig
+from monetgan.training import critic_step, train_step, update_ema
 
-from conftest import TINY
-
-
-def tiny_state(paintings, **overrides):
-    cfg = build_config("wgan-gp-64", {**TINY, **overrides})
-    images = load_dataset(paintings, cfg.resolution, show_progress=False).images
-    return build_state(cfg, images, torch.device("cpu"))
+from conftest import tiny_state
 
 
 def count_steps(optimizer):
