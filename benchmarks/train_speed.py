@@ -231,6 +231,23 @@ def check_same_networks(ref: nn.Module, mine: nn.Module, x: torch.Tensor, what: 
 # Timing, FLOPs and peaks
 # ----------------------------------------------------------------------------------------------
 
+def interleaved_reps(ref_run, mine_run, reps: int, peaks, label: str, fmt: str, unit: str) -> tuple[list, list]:
+    """`reps` measurements of each path, alternating which goes first so that a load change
+    mid-rep does not always favour one side; the matmul peak is sampled after each rep."""
+    ref, mine = [], []
+    for r in range(reps):
+        if r % 2 == 0:
+            ref.append(ref_run())
+            mine.append(mine_run())
+        else:
+            mine.append(mine_run())
+            ref.append(ref_run())
+        peaks.sample()
+        print(f"  [{label}] rep {r + 1}/{reps}: reference {ref[-1]:{fmt}} {unit}, monetgan {mine[-1]:{fmt}} {unit}, "
+              f"fp32 matmul {peaks.fp32[-1]:.1f} GFLOP/s", flush=True)
+    return ref, mine
+
+
 def synchronizer(device: torch.device):
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
@@ -406,19 +423,8 @@ def run_training_case(name: str, case: Case, sets: dict[str, Any], args, device:
                 train_step(state)
         sync()
 
-    ref_s, mine_s, ratios = [], [], []
-    for r in range(args.reps):
-        # Alternate which path goes first, so a load change mid-rep does not always favour one side.
-        if r % 2 == 0:
-            ref_s.append(ref_run())
-            mine_s.append(mine_run())
-        else:
-            mine_s.append(mine_run())
-            ref_s.append(ref_run())
-        ratios.append(ref_s[-1] / mine_s[-1])
-        peaks.sample()
-        print(f"  [{name}] rep {r + 1}/{args.reps}: reference {ref_s[-1]:.3f} s/it, monetgan {mine_s[-1]:.3f} s/it, "
-              f"fp32 matmul {peaks.fp32[-1]:.1f} GFLOP/s", flush=True)
+    ref_s, mine_s = interleaved_reps(ref_run, mine_run, args.reps, peaks, name, ".3f", "s/it")
+    ratios = [r / m for r, m in zip(ref_s, mine_s)]
     fp32_peak = statistics.median(peaks.fp32[-args.reps:])
     result = {
         "case": name, "preset": case.preset, "config": cfg.to_dict(), "device": str(device),
@@ -495,18 +501,8 @@ def run_paint_case(case: Case, sets: dict[str, Any], args, device: torch.device,
         flops = count_flops(lambda: netG(z[:1].to(device).view(-1, cfg.latent_dim, 1, 1)))
     with backend_flags(monetgan_flags):
         generate(generator, z[: args.paint_batch], batch_size=args.paint_batch)
-    ref_ips, mine_ips, ratios = [], [], []
-    for r in range(args.reps):
-        if r % 2 == 0:
-            ref_ips.append(ref_run())
-            mine_ips.append(mine_run())
-        else:
-            mine_ips.append(mine_run())
-            ref_ips.append(ref_run())
-        ratios.append(mine_ips[-1] / ref_ips[-1])
-        peaks.sample()
-        print(f"  [paint] rep {r + 1}/{args.reps}: reference {ref_ips[-1]:.2f} img/s, monetgan {mine_ips[-1]:.2f} img/s, "
-              f"fp32 matmul {peaks.fp32[-1]:.1f} GFLOP/s", flush=True)
+    ref_ips, mine_ips = interleaved_reps(ref_run, mine_run, args.reps, peaks, "paint", ".2f", "img/s")
+    ratios = [m / r for r, m in zip(ref_ips, mine_ips)]
     fp32_peak = statistics.median(peaks.fp32[-args.reps:])
     gf = {"reference": statistics.median(ref_ips) * flops / 1e9, "monetgan": statistics.median(mine_ips) * flops / 1e9}
     result = {
