@@ -52,6 +52,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from monetgan.checkpoint import save_checkpoint
 from monetgan.config import build_config, parse_set_items
+from monetgan.devices import keep_freed_memory
 from monetgan.errors import UserError
 from monetgan.models import count_parameters
 from monetgan.painting import load_generator
@@ -546,6 +547,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--whole", action="store_true", help="time whole iterations at 256 px on a CPU too")
     parser.add_argument("--bf16-cap", type=float, default=20.0,
                         help="seconds one CPU bf16 matmul may take when probing its peak")
+    parser.add_argument("--malloc", choices=("train", "glibc"), default="train",
+                        help="CPU allocator: train (keep freed memory, as `monetgan train` sets on a CPU) or glibc "
+                             "(its defaults). Process-wide, so the reference gets the same setting")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     args = parser.parse_args(argv)
 
@@ -574,6 +578,10 @@ def main(argv: list[str] | None = None) -> None:
     malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"}
     if malloc_env:  # glibc allocator settings change CPU timings by up to 20% (benchmarks/README.md)
         print(f"allocator environment: {malloc_env}")
+    if device.type == "cpu" and args.malloc == "train":
+        kept = keep_freed_memory()
+        print("allocator: " + ("freed memory kept, as `monetgan train` sets on a CPU (--malloc glibc: defaults)"
+                               if kept else "glibc defaults (keep_freed_memory did not apply here)"))
     if sets:
         print(f"--set overrides for monetgan: {sets}")
     fp32_size = 8192 if device.type == "cuda" else 2048

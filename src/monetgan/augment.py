@@ -5,8 +5,9 @@ critic and the generator step, so the critic cannot overfit 300 paintings and gr
 reach the generator through the augmentation. Each transformation is applied to a sample with
 probability `p` (p = 1 is the paper's setting; p = 0 is the identity).
 
-All randomness comes from an explicit `torch.Generator`, so a run that uses it resumes exactly.
-Not wired into training yet: the data-efficient recipe (issue 4) will measure it before it is used.
+All randomness comes from an explicit CPU `torch.Generator`, so a run that uses it resumes exactly
+on any device; the drawn parameters reach the GPU through `host_to_device`, without a host stall.
+The trainer applies it when the config's `diffaugment` policy is set (see docs/experiments.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from .devices import host_to_device
+
 # (offset, global batch): the batch holds rows offset.. of a larger batch split over processes. Random
 # values are then drawn for the whole global batch and sliced, so every process advances the generator
 # alike and N processes augment exactly as one would (data-parallel training).
@@ -23,18 +26,18 @@ Shard = tuple[int, int]
 Transform = Callable[..., torch.Tensor]  # (x, generator, *, shard=None) -> x augmented
 
 
-def _per_sample(draw: Callable[[int], torch.Tensor], rows: int, shard: Shard | None) -> torch.Tensor:
-    """`draw(n)` -> random values for n samples (on the CPU); this batch's `rows` of them."""
+def _per_sample(draw: Callable[[int], torch.Tensor], like: torch.Tensor, shard: Shard | None) -> torch.Tensor:
+    """`draw(n)` -> random values for n samples (on the CPU); the rows of `like`'s batch, on its device."""
+    rows = like.shape[0]
     if shard is None:
-        return draw(rows)
+        return host_to_device(draw(rows), like.device)
     offset, total = shard
-    return draw(total)[offset : offset + rows]
+    return host_to_device(draw(total)[offset : offset + rows], like.device)
 
 
 def _uniform(like: torch.Tensor, generator: torch.Generator, shard: Shard | None) -> torch.Tensor:
-    """(B, 1, 1, 1) U[0, 1) drawn on the CPU generator (device-independent), moved to `like`'s device and dtype."""
-    u = _per_sample(lambda n: torch.rand((n, 1, 1, 1), generator=generator), like.shape[0], shard)
-    return u.to(device=like.device, dtype=like.dtype)
+    """(B, 1, 1, 1) U[0, 1) drawn on the CPU generator (device-independent), on `like`'s device and dtype."""
+    return _per_sample(lambda n: torch.rand((n, 1, 1, 1), generator=generator), like, shard).to(like.dtype)
 
 
 def brightness(x: torch.Tensor, g: torch.Generator, *, shard: Shard | None = None) -> torch.Tensor:
@@ -56,8 +59,8 @@ def translation(x: torch.Tensor, g: torch.Generator, ratio: float = 0.125, *,
     """Shift by up to `ratio` of the size, filling with zeros (the paper's translation)."""
     b, _, h, w = x.shape
     sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    tx = _per_sample(lambda n: torch.randint(-sx, sx + 1, (n, 1, 1), generator=g), b, shard).to(x.device)
-    ty = _per_sample(lambda n: torch.randint(-sy, sy + 1, (n, 1, 1), generator=g), b, shard).to(x.device)
+    tx = _per_sample(lambda n: torch.randint(-sx, sx + 1, (n, 1, 1), generator=g), x, shard)
+    ty = _per_sample(lambda n: torch.randint(-sy, sy + 1, (n, 1, 1), generator=g), x, shard)
     gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(h, device=x.device),
                                 torch.arange(w, device=x.device), indexing="ij")
     gx = torch.clamp(gx + tx + 1, 0, h + 1)
@@ -70,8 +73,8 @@ def cutout(x: torch.Tensor, g: torch.Generator, ratio: float = 0.5, *, shard: Sh
     """Zero one random square of `ratio` times the size per sample."""
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    ox = _per_sample(lambda n: torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g), b, shard).to(x.device)
-    oy = _per_sample(lambda n: torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g), b, shard).to(x.device)
+    ox = _per_sample(lambda n: torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=g), x, shard)
+    oy = _per_sample(lambda n: torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=g), x, shard)
     gb, gx, gy = torch.meshgrid(torch.arange(b, device=x.device), torch.arange(ch, device=x.device),
                                 torch.arange(cw, device=x.device), indexing="ij")
     gx = torch.clamp(gx + ox - ch // 2, 0, h - 1)
@@ -109,6 +112,6 @@ def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator, p: fl
             if p >= 1.0:
                 x = transform(x, generator, shard=shard)
             else:
-                keep = _per_sample(lambda n: torch.rand(n, generator=generator) < p, x.shape[0], shard)
-                x = torch.where(keep.to(x.device).view(-1, 1, 1, 1), transform(x, generator, shard=shard), x)
+                keep = _per_sample(lambda n: torch.rand(n, generator=generator) < p, x, shard)
+                x = torch.where(keep.view(-1, 1, 1, 1), transform(x, generator, shard=shard), x)
     return x

@@ -24,7 +24,7 @@ from .augment import diff_augment
 from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer_state
 from .config import TrainConfig
 from .data import BatchOrder, real_batch
-from .devices import enable_fast_gpu_math, memory_format
+from .devices import enable_fast_gpu_math, host_to_device, memory_format
 from .distributed import Distributed, sync_batchnorm
 from .errors import UserError
 from .models import build_critic, build_generator
@@ -115,14 +115,14 @@ def _augment(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
 
 def _latents(state: TrainingState, count: int) -> torch.Tensor:
     """(rows, latent_dim) latents: this process's rows of `count` global ones."""
-    return state.dist.rows(torch.randn(count, state.cfg.latent_dim, generator=state.rng)).to(state.device)
+    return host_to_device(state.dist.rows(torch.randn(count, state.cfg.latent_dim, generator=state.rng)), state.device)
 
 
 def _next_real(state: TrainingState) -> torch.Tensor:
     batch_size, rows = state.cfg.batch_size, state.dist.rows
-    indices = rows(state.order.next_indices(batch_size)).to(state.device)
+    indices = host_to_device(rows(state.order.next_indices(batch_size)), state.device)
     flips = rows(torch.rand(batch_size, generator=state.rng) < 0.5) if state.cfg.hflip else None
-    batch = real_batch(state.images, indices, None if flips is None else flips.to(state.device))
+    batch = real_batch(state.images, indices, None if flips is None else host_to_device(flips, state.device))
     return batch.contiguous(memory_format=memory_format(state.device))
 
 
@@ -147,7 +147,7 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
         stats = {}
         gp_weight = losses.lazy_penalty_weight(state.critic_steps, cfg.gp_every, cfg.gp_weight)
         if cfg.loss == "wgan-gp" and gp_weight > 0:
-            epsilon = state.dist.rows(torch.rand(cfg.batch_size, generator=state.rng)).to(state.device)
+            epsilon = host_to_device(state.dist.rows(torch.rand(cfg.batch_size, generator=state.rng)), state.device)
             penalty, penalty_grad_norm = losses.gradient_penalty(state.critic, real, fake, epsilon, gp_weight)
             loss = loss + penalty
             # Logged per unit weight, so lazy and dense runs plot on one scale.
