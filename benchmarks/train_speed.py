@@ -33,6 +33,7 @@ iterations takes about a minute; `--whole` times whole iterations there too.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import itertools
 import json
 import math
@@ -52,7 +53,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from monetgan.checkpoint import save_checkpoint
 from monetgan.config import build_config, parse_set_items
-from monetgan.devices import keep_freed_memory
 from monetgan.errors import UserError
 from monetgan.models import count_parameters
 from monetgan.painting import load_generator
@@ -532,6 +532,23 @@ def run_paint_case(case: Case, sets: dict[str, Any], args, device: torch.device,
     return result
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """--malloc keep: on Linux with glibc, make `malloc` keep freed memory instead of unmapping it
+    (the MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_ experiment in benchmarks/README.md, in-process).
+    Process-wide, so the reference gets it too. Returns whether it was applied."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # only glibc has it; musl's mallopt is a no-op
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu, cuda or cuda:N")
@@ -547,9 +564,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--whole", action="store_true", help="time whole iterations at 256 px on a CPU too")
     parser.add_argument("--bf16-cap", type=float, default=20.0,
                         help="seconds one CPU bf16 matmul may take when probing its peak")
-    parser.add_argument("--malloc", choices=("train", "glibc"), default="train",
-                        help="CPU allocator: train (keep freed memory, as `monetgan train` sets on a CPU) or glibc "
-                             "(its defaults). Process-wide, so the reference gets the same setting")
+    parser.add_argument("--malloc", choices=("glibc", "keep"), default="glibc",
+                        help="CPU allocator: glibc's defaults, or keep freed memory (mallopt; process-wide, "
+                             "so the reference gets it too)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here as JSON")
     args = parser.parse_args(argv)
 
@@ -578,10 +595,9 @@ def main(argv: list[str] | None = None) -> None:
     malloc_env = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"}
     if malloc_env:  # glibc allocator settings change CPU timings by up to 20% (benchmarks/README.md)
         print(f"allocator environment: {malloc_env}")
-    if device.type == "cpu" and args.malloc == "train":
-        kept = keep_freed_memory()
-        print("allocator: " + ("freed memory kept, as `monetgan train` sets on a CPU (--malloc glibc: defaults)"
-                               if kept else "glibc defaults (keep_freed_memory did not apply here)"))
+    if device.type == "cpu" and args.malloc == "keep":
+        print("allocator: " + ("freed memory kept (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=2^31-1)"
+                               if keep_freed_memory() else "glibc defaults (mallopt is not available here)"))
     if sets:
         print(f"--set overrides for monetgan: {sets}")
     fp32_size = 8192 if device.type == "cuda" else 2048

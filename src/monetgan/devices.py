@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-import os
-import sys
-
 import torch
 
 from .errors import UserError
@@ -51,27 +47,3 @@ def host_to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
 
-
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # glibc's mallopt parameter numbers (malloc.h)
-
-
-def keep_freed_memory() -> bool:
-    """On Linux with glibc, make `malloc` keep freed memory for reuse instead of returning it to the OS.
-
-    A critic step at 256 px frees and reallocates activations of 30+ MB. glibc serves blocks that
-    large with mmap and unmaps them on free, so every step maps fresh pages that the kernel must
-    zero: about 10x the page faults of a plain loop, and 1.1-1.2x slower critic steps on a CPU
-    (benchmarks/README.md). Process-wide; peak memory is unchanged because the same blocks are
-    reused. Left alone when the user already tunes malloc through the environment, or sets
-    MONETGAN_KEEP_FREED_MEMORY=0. Returns whether the setting was applied.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("MONETGAN_KEEP_FREED_MEMORY") == "0":
-        return False
-    if any(k.startswith("MALLOC_") or k == "GLIBC_TUNABLES" for k in os.environ):
-        return False
-    try:
-        libc = ctypes.CDLL(None)
-        libc.gnu_get_libc_version  # only glibc has it; musl's mallopt is a no-op
-        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, AttributeError):
-        return False
