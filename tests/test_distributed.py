@@ -189,6 +189,23 @@ def test_a_signal_to_one_process_stops_all_at_the_same_step(wgan_pair):
     assert f"stopped at step {last_logged}" in outputs[0][0]
 
 
+def _torchrun_raw(*args):
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "monetgan", "--", *args]
+    return subprocess.run(command, check=False, capture_output=True, text=True, timeout=300, env=ENV)
+
+
+def test_a_user_error_and_a_dry_run_are_printed_once_not_once_per_process(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    failed = _torchrun_raw("train", "--data", str(missing), "--run", str(tmp_path / "run"), "--quiet")
+    assert failed.returncode != 0
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("monetgan: error:")]
+    assert len(errors) == 1 and str(missing) in errors[0], failed.stderr[-3000:]
+    dry = _torchrun_raw("train", "--run", str(tmp_path / "dry"), "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert dry.stdout.count('"loss":') == 1, dry.stdout
+
+
 def test_a_batch_that_does_not_split_is_refused_in_one_line():
     with pytest.raises(UserError, match=r"batch_size=9 is the global batch .* multiple of 2") as info:
         Distributed(rank=1, world_size=2).local_batch(9)

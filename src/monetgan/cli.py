@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
 from .config import LOSSES, RESOLUTIONS, parse_set_items, preset_names
-from .errors import UserError
+from .errors import ReportedByRankZero, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,7 +34,8 @@ def _train(args: argparse.Namespace) -> int:
     overrides.update(parse_set_items([item for group in args.set or [] for item in group]))
     result = train(args.data, args.run, args.preset, dry_run=args.dry_run, show_progress=not args.quiet, **overrides)
     if args.dry_run:
-        print(json.dumps(result.to_dict(), indent=2))
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, once
+            print(json.dumps(result.to_dict(), indent=2))
         return 0
     if result.interrupted:
         return 130
@@ -195,7 +197,8 @@ def main(argv: list[str] | None = None) -> None:
         args = build_parser().parse_args(argv)
         code = args.func(args)
     except UserError as exc:
-        print(f"monetgan: error: {exc}", file=sys.stderr)
+        if not isinstance(exc, ReportedByRankZero):  # under torchrun, rank 0 alone prints it
+            print(f"monetgan: error: {exc}", file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
         print("monetgan: interrupted", file=sys.stderr)

@@ -36,7 +36,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from .errors import UserError
+from .errors import ReportedByRankZero, UserError
 
 T = TypeVar("T")
 _CPU = torch.device("cpu")
@@ -99,7 +99,7 @@ class Distributed:
         dist.broadcast_object_list(box, src=0, device=_CPU)
         kind, value = box[0]
         if kind == "user":
-            raise UserError(value)
+            raise ReportedByRankZero(value)
         if kind == "bug":
             raise RuntimeError(f"rank 0 failed: {value}")
         return value
