@@ -7,7 +7,9 @@
 #      config, log and time-lapse GIF. Evaluation happens afterwards, anywhere, from these weights.
 #
 # Usage: bash experiments/gpu_session.sh           (env: MONETGAN_DATA, RESULTS, ROW_MINUTES,
-#        BUNDLE_MINUTES, BENCH_ARGS, EXTRA_SET to shrink everything for a dry run on a CPU)
+#        BUNDLE_MINUTES, BENCH_ARGS, EXTRA_SET to shrink everything for a dry run on a CPU;
+#        WITH_ROWS=0 skips the table's rows, so monet-128 trains alone on the GPU: the next bundled
+#        generator, e.g. WITH_ROWS=0 BUNDLE_MINUTES=9)
 # Every command is printed before it runs, so the log is the exact record of what was run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ ROW_MINUTES=${ROW_MINUTES:-3.5}
 BUNDLE_MINUTES=${BUNDLE_MINUTES:-4.5}
 BENCH_ARGS=${BENCH_ARGS:---device cuda --iters 20 --reps 3}
 EXTRA_SET=${EXTRA_SET:-}
+WITH_ROWS=${WITH_ROWS:-1}
 export PYTHONPATH="$PWD/src:$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 mkdir -p "$RES/runs" "$RES/out"
 started=$(date +%s)
@@ -50,6 +53,7 @@ ROWS=(
   "steps800-fp32|wgan-gp-64|ema_decay=0 precision=fp32 steps=800"
 )
 SHARED="steps=1000000 log_every=10 sample_every=100 checkpoint_every=2000 keep_checkpoints=1 num_frame_samples=16"
+[ "$WITH_ROWS" = 1 ] || ROWS=()
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name preset extra <<<"$row"
   cmd=(python3 -m monetgan train --data "$DATA" --run "$RES/runs/$name" --preset "$preset" --quiet
@@ -92,11 +96,10 @@ for row in "${ROWS[@]}"; do
   [ "$name" = wgan-gp-all ] || pack "$name" --no-ema --half
 done
 # The EMA twin of the plain wgan-gp row measures what the EMA alone buys.
-mkdir -p "$RES/pack/wgan-gp-ema"
-python3 -m monetgan.bundled --checkpoint "$(ls -d "$RES"/runs/wgan-gp/checkpoints/step-* | tail -1)" \
+[ "$WITH_ROWS" = 1 ] && mkdir -p "$RES/pack/wgan-gp-ema" && python3 -m monetgan.bundled --checkpoint "$(ls -d "$RES"/runs/wgan-gp/checkpoints/step-* | tail -1)" \
   --out "$RES/pack/wgan-gp-ema" --name wgan-gp-ema --ema --half >/dev/null \
   && tar -C "$RES/pack" -cf "$RES/out/wgan-gp-ema.tar" wgan-gp-ema && early_copy wgan-gp-ema.tar
 # wgan-gp-all is evaluated with its EMA weights, as the recipe uses them.
-pack wgan-gp-all --ema --half
+[ "$WITH_ROWS" = 1 ] && pack wgan-gp-all --ema --half
 stamp "all done"
 ls -la "$RES/out"
