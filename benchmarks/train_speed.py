@@ -374,6 +374,26 @@ def describe(cfg) -> str:
             f"precision {cfg.precision}")
 
 
+def peak_figures(gflops: dict[str, float], peaks: Peaks, reps: int) -> dict[str, Any]:
+    """Achieved GFLOP/s per path, and as fractions of the matmul peaks sampled during the last `reps` reps."""
+    fp32_peak = statistics.median(peaks.fp32[-reps:])
+    return {
+        "fp32_matmul_gflops": spread(peaks.fp32[-reps:]),
+        "achieved_gflops": gflops,
+        "fraction_of_fp32_peak": {k: v / fp32_peak for k, v in gflops.items()},
+        "fraction_of_bf16_peak": {k: v / peaks.bf16 for k, v in gflops.items()},
+    }
+
+
+def print_peak_figures(result: dict[str, Any], peaks: Peaks) -> None:
+    gf, fp32, bf16 = result["achieved_gflops"], result["fraction_of_fp32_peak"], result["fraction_of_bf16_peak"]
+    print(f"achieved GFLOP/s      reference {gf['reference']:.1f}, monetgan {gf['monetgan']:.1f}   "
+          f"(fp32 matmul {fmt(result['fp32_matmul_gflops'], 1)})")
+    print(f"fraction of peak      fp32: reference {fp32['reference']:.2f}, monetgan {fp32['monetgan']:.2f};  "
+          f"bf16 ({peaks.bf16:.1f} GFLOP/s): reference {bf16['reference']:.2f}, monetgan {bf16['monetgan']:.2f}\n",
+          flush=True)
+
+
 def run_training_case(name: str, case: Case, sets: dict[str, Any], args, device: torch.device, plain_flags,
                       peaks: Peaks) -> dict[str, Any]:
     cfg = build_config(case.preset, {**BASE_OVERRIDES, **case.overrides, **sets})
@@ -426,7 +446,6 @@ def run_training_case(name: str, case: Case, sets: dict[str, Any], args, device:
 
     ref_s, mine_s = interleaved_reps(ref_run, mine_run, args.reps, peaks, name, ".3f", "s/it")
     ratios = [r / m for r, m in zip(ref_s, mine_s)]
-    fp32_peak = statistics.median(peaks.fp32[-args.reps:])
     result = {
         "case": name, "preset": case.preset, "config": cfg.to_dict(), "device": str(device),
         "timing": ("critic and generator steps timed apart: n_critic x critic + generator" if split
@@ -437,13 +456,9 @@ def run_training_case(name: str, case: Case, sets: dict[str, Any], args, device:
         "seconds_per_iteration": {"reference": spread(ref_s), "monetgan": spread(mine_s)},
         "speedup": statistics.median(ref_s) / statistics.median(mine_s),
         "paired_speedup": spread(ratios),
-        "fp32_matmul_gflops": spread(peaks.fp32[-args.reps:]),
     }
-    gf = {k: result["flops_per_iteration"][k] / statistics.median(v) / 1e9
-          for k, v in (("reference", ref_s), ("monetgan", mine_s))}
-    result["achieved_gflops"] = gf
-    result["fraction_of_fp32_peak"] = {k: v / fp32_peak for k, v in gf.items()}
-    result["fraction_of_bf16_peak"] = {k: v / peaks.bf16 for k, v in gf.items()}
+    result.update(peak_figures({k: result["flops_per_iteration"][k] / statistics.median(v) / 1e9
+                                for k, v in (("reference", ref_s), ("monetgan", mine_s))}, peaks, args.reps))
 
     print(f"\n== {name}: preset {case.preset}, {describe(cfg)}; {device}, {args.reps} reps x {args.iters} "
           f"iterations, {result['timing']}")
@@ -453,12 +468,7 @@ def run_training_case(name: str, case: Case, sets: dict[str, Any], args, device:
     print(f"s / iteration         reference {fmt(result['seconds_per_iteration']['reference'])}")
     print(f"                      monetgan  {fmt(result['seconds_per_iteration']['monetgan'])}")
     print(f"speed-up ref/monetgan {result['speedup']:.2f}x   (per rep {fmt(result['paired_speedup'], 2)})")
-    print(f"achieved GFLOP/s      reference {gf['reference']:.1f}, monetgan {gf['monetgan']:.1f}   "
-          f"(fp32 matmul {fmt(result['fp32_matmul_gflops'], 1)})")
-    print(f"fraction of peak      fp32: reference {result['fraction_of_fp32_peak']['reference']:.2f}, "
-          f"monetgan {result['fraction_of_fp32_peak']['monetgan']:.2f};  bf16 ({peaks.bf16:.1f} GFLOP/s): "
-          f"reference {result['fraction_of_bf16_peak']['reference']:.2f}, "
-          f"monetgan {result['fraction_of_bf16_peak']['monetgan']:.2f}\n", flush=True)
+    print_peak_figures(result, peaks)
     return result
 
 
@@ -504,7 +514,6 @@ def run_paint_case(case: Case, sets: dict[str, Any], args, device: torch.device,
         generate(generator, z[: args.paint_batch], batch_size=args.paint_batch)
     ref_ips, mine_ips = interleaved_reps(ref_run, mine_run, args.reps, peaks, "paint", ".2f", "img/s")
     ratios = [m / r for r, m in zip(ref_ips, mine_ips)]
-    fp32_peak = statistics.median(peaks.fp32[-args.reps:])
     gf = {"reference": statistics.median(ref_ips) * flops / 1e9, "monetgan": statistics.median(mine_ips) * flops / 1e9}
     result = {
         "case": "paint", "preset": case.preset, "config": cfg.to_dict(), "device": str(device),
@@ -512,10 +521,7 @@ def run_paint_case(case: Case, sets: dict[str, Any], args, device: torch.device,
         "images_per_second": {"reference": spread(ref_ips), "monetgan": spread(mine_ips)},
         "speedup": statistics.median(mine_ips) / statistics.median(ref_ips),
         "paired_speedup": spread(ratios),
-        "fp32_matmul_gflops": spread(peaks.fp32[-args.reps:]),
-        "achieved_gflops": gf,
-        "fraction_of_fp32_peak": {k: v / fp32_peak for k, v in gf.items()},
-        "fraction_of_bf16_peak": {k: v / peaks.bf16 for k, v in gf.items()},
+        **peak_figures(gf, peaks, args.reps),
     }
     print(f"\n== paint: {cfg.resolution} px generator of preset {case.preset} (width {cfg.generator_channels}), "
           f"{count} images in batches of {args.paint_batch}; {device}, {args.reps} reps")
@@ -523,12 +529,7 @@ def run_paint_case(case: Case, sets: dict[str, Any], args, device: torch.device,
     print(f"images / s            reference {fmt(result['images_per_second']['reference'], 2)}")
     print(f"                      monetgan  {fmt(result['images_per_second']['monetgan'], 2)}")
     print(f"speed-up monetgan/ref {result['speedup']:.2f}x   (per rep {fmt(result['paired_speedup'], 2)})")
-    print(f"achieved GFLOP/s      reference {gf['reference']:.1f}, monetgan {gf['monetgan']:.1f}   "
-          f"(fp32 matmul {fmt(result['fp32_matmul_gflops'], 1)})")
-    print(f"fraction of peak      fp32: reference {result['fraction_of_fp32_peak']['reference']:.2f}, "
-          f"monetgan {result['fraction_of_fp32_peak']['monetgan']:.2f};  bf16 ({peaks.bf16:.1f} GFLOP/s): "
-          f"reference {result['fraction_of_bf16_peak']['reference']:.2f}, "
-          f"monetgan {result['fraction_of_bf16_peak']['monetgan']:.2f}\n", flush=True)
+    print_peak_figures(result, peaks)
     return result
 
 

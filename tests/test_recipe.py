@@ -20,9 +20,9 @@ def record_augment_calls(monkeypatch):
     calls = []
     real_fn = training.diff_augment
 
-    def spy(x, policy, generator, p=1.0):
+    def spy(x, policy, generator, p=1.0, shard=None):
         calls.append((x.shape, policy))
-        return real_fn(x, policy, generator, p)
+        return real_fn(x, policy, generator, p, shard)
 
     monkeypatch.setattr(training, "diff_augment", spy)
     return calls

@@ -283,10 +283,10 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                 state.wall_time += seconds
                 step = state.step
                 # NaN/Inf is caught in the step it appears (one host sync per step), before any write.
-                bad = dist.agree(_first_nonfinite(state, metrics) is not None, False)[0]
-                if bad:
+                nonfinite = _first_nonfinite(state, metrics)
+                if dist.agree(nonfinite is not None, False)[0]:
                     log = _roll_back(state, run_dir, cfg, checkpoint, log, tensorboard, say,
-                                     _first_nonfinite(state, metrics) or "a value on another process")
+                                     nonfinite or "a value on another process")
                     bar.reset(total=cfg.steps)
                     bar.update(state.step)
                     last = time.perf_counter()

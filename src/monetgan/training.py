@@ -106,23 +106,27 @@ def _augment(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
     if not state.cfg.diffaugment:
         return images
     shard = state.dist.shard(images.shape[0])  # None in a single process
-    if shard is None:
-        return diff_augment(images, state.cfg.diffaugment, state.rng)
     return diff_augment(images, state.cfg.diffaugment, state.rng, shard=shard)
 
 
-# Every draw below is made for the global batch (cfg.batch_size) and then cut to this process's rows.
+# Every draw below is made on the CPU generator for the global batch (cfg.batch_size), then cut to
+# this process's rows and moved to the device by `_local`.
+
+def _local(state: TrainingState, drawn: torch.Tensor) -> torch.Tensor:
+    """This process's rows of a tensor drawn for the global batch, on the training device."""
+    return host_to_device(state.dist.rows(drawn), state.device)
+
 
 def _latents(state: TrainingState, count: int) -> torch.Tensor:
     """(rows, latent_dim) latents: this process's rows of `count` global ones."""
-    return host_to_device(state.dist.rows(torch.randn(count, state.cfg.latent_dim, generator=state.rng)), state.device)
+    return _local(state, torch.randn(count, state.cfg.latent_dim, generator=state.rng))
 
 
 def _next_real(state: TrainingState) -> torch.Tensor:
-    batch_size, rows = state.cfg.batch_size, state.dist.rows
-    indices = host_to_device(rows(state.order.next_indices(batch_size)), state.device)
-    flips = rows(torch.rand(batch_size, generator=state.rng) < 0.5) if state.cfg.hflip else None
-    batch = real_batch(state.images, indices, None if flips is None else host_to_device(flips, state.device))
+    batch_size = state.cfg.batch_size
+    indices = _local(state, state.order.next_indices(batch_size))
+    flips = _local(state, torch.rand(batch_size, generator=state.rng) < 0.5) if state.cfg.hflip else None
+    batch = real_batch(state.images, indices, flips)
     return batch.contiguous(memory_format=memory_format(state.device))
 
 
@@ -147,7 +151,7 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
         stats = {}
         gp_weight = losses.lazy_penalty_weight(state.critic_steps, cfg.gp_every, cfg.gp_weight)
         if cfg.loss == "wgan-gp" and gp_weight > 0:
-            epsilon = host_to_device(state.dist.rows(torch.rand(cfg.batch_size, generator=state.rng)), state.device)
+            epsilon = _local(state, torch.rand(cfg.batch_size, generator=state.rng))
             penalty, penalty_grad_norm = losses.gradient_penalty(state.critic, real, fake, epsilon, gp_weight)
             loss = loss + penalty
             # Logged per unit weight, so lazy and dense runs plot on one scale.
