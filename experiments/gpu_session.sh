@@ -3,7 +3,7 @@
 #   1. the training/paint speed benchmark on a quiet GPU (issue 5, docs/performance.md);
 #   2. the recipe table's runs at 64 px (issue 4, docs/experiments.md) and the bundled generator's
 #      128-px run (preset monet-128), all at once on the one GPU, each under its own wall-clock limit;
-#   3. each run packed as <name>.tar: its generator (fp16 safetensors + card, via monetgan.bundled),
+#   3. each run packed as <name>.tar: its generator (fp16 safetensors + card, via monetgan.painting.bundled),
 #      config, log and time-lapse GIF. Evaluation happens afterwards, anywhere, from these weights.
 #
 # Usage: bash experiments/gpu_session.sh           (env: MONETGAN_DATA, RESULTS, ROW_MINUTES,
@@ -73,7 +73,7 @@ pack() {  # pack NAME [bundle flags...]: generator + card, config, log, time-lap
   local ckpt; ckpt=$(ls -d "$run"/checkpoints/step-* 2>/dev/null | tail -1)
   [ -n "$ckpt" ] || { stamp "$name: no checkpoint"; tail -3 "$RES/runs/$name.txt"; return; }
   mkdir -p "$RES/pack/$name"
-  python3 -m monetgan.bundled --checkpoint "$ckpt" --out "$RES/pack/$name" --name "$name" "$@" >/dev/null
+  python3 -m monetgan.painting.bundled --checkpoint "$ckpt" --out "$RES/pack/$name" --name "$name" "$@" >/dev/null
   # at most 30 evenly spaced frames (first and last kept), so a time-lapse GIF stays a few MB
   python3 - "$run/frames" <<'PY'
 import sys
@@ -96,7 +96,7 @@ for row in "${ROWS[@]}"; do
   [ "$name" = wgan-gp-all ] || pack "$name" --no-ema --half
 done
 # The EMA twin of the plain wgan-gp row measures what the EMA alone buys.
-[ "$WITH_ROWS" = 1 ] && mkdir -p "$RES/pack/wgan-gp-ema" && python3 -m monetgan.bundled --checkpoint "$(ls -d "$RES"/runs/wgan-gp/checkpoints/step-* | tail -1)" \
+[ "$WITH_ROWS" = 1 ] && mkdir -p "$RES/pack/wgan-gp-ema" && python3 -m monetgan.painting.bundled --checkpoint "$(ls -d "$RES"/runs/wgan-gp/checkpoints/step-* | tail -1)" \
   --out "$RES/pack/wgan-gp-ema" --name wgan-gp-ema --ema --half >/dev/null \
   && tar -C "$RES/pack" -cf "$RES/out/wgan-gp-ema.tar" wgan-gp-ema && early_copy wgan-gp-ema.tar
 # wgan-gp-all is evaluated with its EMA weights, as the recipe uses them.

@@ -5,7 +5,7 @@
 
 Copies NAME.safetensors to src/monetgan/weights/monet.safetensors and writes monet.json: the packed
 card (config, parameter count, dtype, step, wall time) plus recipe, command, hardware, metrics from
-`monetgan evaluate`, and the data's provenance. (From a full checkpoint, `python -m monetgan.bundled`
+`monetgan evaluate`, and the data's provenance. (From a full checkpoint, `python -m monetgan.painting.bundled`
 does the same in one step.)
 """
 

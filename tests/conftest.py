@@ -11,7 +11,7 @@ from PIL import Image
 
 # Tiny networks: every test run of train() uses these unless it says otherwise.
 TINY = dict(resolution=32, generator_channels=8, critic_channels=8, max_channels=32, latent_dim=16,
-            batch_size=8, min_images=4, num_frame_samples=4)
+            batch_size=8, min_images=4, num_frame_samples=4, precision="fp32")
 
 
 def write_paintings(folder: Path, count: int = 12, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Path]:
@@ -36,8 +36,8 @@ def tiny_state(paintings: Path, **overrides):
     import torch
 
     from monetgan.config import build_config
-    from monetgan.data import load_dataset
-    from monetgan.training import build_state
+    from monetgan.data.dataset import load_dataset
+    from monetgan.training.step import build_state
 
     cfg = build_config("wgan-gp-64", {**TINY, **overrides})
     images = load_dataset(paintings, cfg.resolution, show_progress=False).images

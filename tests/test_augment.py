@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from monetgan.augment import cutout, diff_augment, parse_policy, translation
+from monetgan.config import DIFFAUGMENT_POLICIES, parse_policy
+from monetgan.training.augment import POLICIES, cutout, diff_augment, translation
 
 POLICY = "color,translation,cutout"
 
@@ -54,3 +55,7 @@ def test_cutout_removes_a_quarter_of_the_area():
 def test_unknown_policy_is_refused():
     with pytest.raises(ValueError, match="colour"):
         parse_policy("colour,translation")
+
+
+def test_every_policy_the_config_accepts_is_implemented():
+    assert set(POLICIES) == set(DIFFAUGMENT_POLICIES)

@@ -26,9 +26,9 @@ from conftest import TINY, write_paintings
 from PIL import Image, ImageFile
 
 from monetgan.config import build_config, load_preset, parse_set_items
-from monetgan.data import MAX_FILE_BYTES, BatchOrder, display_name, load_dataset
+from monetgan.data.dataset import MAX_FILE_BYTES, BatchOrder, display_name, load_dataset
 from monetgan.errors import UserError
-from monetgan.images import MAX_PIXELS, UnusableImage, decode_square
+from monetgan.data.images import MAX_PIXELS, UnusableImage, decode_square
 
 # ------------------------------------------------------------------------------------------------
 # Makers

@@ -11,8 +11,8 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 
 import monetgan
-from monetgan.bundled import MAX_BYTES, bundle, load_bundled, read_card, weights_dir
-from monetgan.models import count_parameters
+from monetgan.painting.bundled import MAX_BYTES, bundle, load_bundled, read_card, weights_dir
+from monetgan.nets import count_parameters
 
 
 def test_shipped_weights_load_paint_and_match_their_card():

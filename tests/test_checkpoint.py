@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors import SafetensorError
 
-import monetgan.checkpoint as checkpoint_module
-from monetgan.checkpoint import (
+import monetgan.training.checkpoint as checkpoint_module
+from monetgan.training.checkpoint import (
     FORMAT_VERSION,
     flatten_optimizer_state,
     latest_checkpoint,

@@ -6,9 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from monetgan.data import BatchOrder, load_dataset, real_batch
+from monetgan.data.dataset import BatchOrder, load_dataset, real_batch
 from monetgan.errors import UserError
-from monetgan.images import decode_square
+from monetgan.data.images import decode_square
 
 from conftest import write_paintings
 

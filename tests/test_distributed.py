@@ -30,9 +30,9 @@ import pytest
 import torch
 
 import monetgan
-from monetgan.augment import diff_augment
-from monetgan.checkpoint import latest_checkpoint, list_checkpoints
-from monetgan.distributed import Distributed, from_environment
+from monetgan.training.augment import diff_augment
+from monetgan.training.checkpoint import latest_checkpoint, list_checkpoints
+from monetgan.training.distributed import Distributed, from_environment
 from monetgan.errors import UserError
 
 from conftest import TINY
@@ -138,9 +138,23 @@ def wgan_pair(data, tmp_path_factory):
     return runs, procs, outputs, root / "one"
 
 
-@pytest.mark.parametrize("loss", ["wgan-gp", "wgan"])
+@pytest.fixture(scope="module")
+def projected_runs(data, tmp_path_factory):
+    """wgan-gp with the projected critic (penalty in feature space), the upsampling generator and
+    DiffAugment: 5 steps in two processes by torchrun, 5 in one."""
+    root = tmp_path_factory.mktemp("projected")
+    settings = dict(SETTINGS, loss="wgan-gp", critic="projected", generator="upsample", n_critic=1,
+                    diffaugment="color,translation,cutout")
+    torchrun(data, root / "two", 5, **settings)
+    train_here(data, root / "one", **dict(settings, steps=5))
+    return root / "one", root / "two"
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "wgan", "projected"])
 def test_two_processes_follow_one_process(request, loss):
-    if loss == "wgan-gp":
+    if loss == "projected":
+        one, two = request.getfixturevalue("projected_runs")
+    elif loss == "wgan-gp":
         one, two = request.getfixturevalue("wgan_gp_runs")
     else:
         (two, _), *_, one = request.getfixturevalue("wgan_pair")

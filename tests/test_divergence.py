@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 import monetgan
-from monetgan import trainer
+from monetgan.training import loop as trainer
 
 from conftest import TINY
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 import monetgan
-from monetgan.checkpoint import list_checkpoints
+from monetgan.training.checkpoint import list_checkpoints
 
 
 

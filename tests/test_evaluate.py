@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-import monetgan.evaluate as ev
-from monetgan.evaluate import evaluate, format_report
+import monetgan.reports.evaluate as ev
+from monetgan.reports.evaluate import evaluate, format_report
 
 from conftest import write_paintings
 
@@ -39,9 +39,9 @@ def test_a_copy_of_the_reals_scores_like_the_reals(reals, tmp_path):
 def test_planted_copy_is_flagged_and_raises_mifid(reals, tmp_path):
     fakes = tmp_path / "fakes"
     write_paintings(fakes, count=8, size=(64, 64), seed=99)  # different paintings
-    clean = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False)["results"][0]
+    clean = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False, judge_at="native")["results"][0]
     shutil.copy(next(reals.glob("*.png")), fakes / "zz_copy.png")  # plant one exact copy
-    planted = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False)["results"][0]
+    planted = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False, judge_at="native")["results"][0]
     assert clean["memorization"]["pixel_rms_min"] > 0.02
     assert planted["memorization"]["pixel_rms_min"] == pytest.approx(0.0, abs=1e-9)
     assert planted["memorization"]["cosine_min"] == pytest.approx(0.0, abs=1e-6)
@@ -61,10 +61,10 @@ def test_real_features_are_cached(reals, tmp_path, monkeypatch):
         return original(self, images, *args, **kwargs)
 
     monkeypatch.setattr(ev.InceptionFeatures, "__call__", counting)
-    first = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False)
+    first = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False, judge_at="native")
     assert calls == [12, 12] and len(list(tmp_path.glob("real-features-*.safetensors"))) == 1
     calls.clear()
-    second = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False)
+    second = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False, judge_at="native")
     assert calls == [12]  # only the fakes: the reals came from the cache
     assert second["results"][0]["fid"] == pytest.approx(first["results"][0]["fid"])
 
@@ -89,3 +89,30 @@ def test_cli_evaluate_and_bad_checkpoint(tiny_run, reals, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "monetgan", "evaluate", "--run", str(run), "--real", str(reals),
                           "--checkpoint", "step-999"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "step-999" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_a_set_against_itself_has_mifid_zero_not_negative(reals, tmp_path):
+    """FID's rounding noise (about -1e-13) must not be divided by the near-zero memorisation distance."""
+    row = evaluate(fake=reals, real=reals, cache_dir=None, show_progress=False, judge_at="native")["results"][0]
+    assert row["memorization_distance"] < 1e-6
+    assert row["mifid"] >= 0.0
+    assert row["mifid"] == pytest.approx(max(row["fid"], 0.0) / max(row["memorization_distance"], 1e-15))
+    from monetgan.metrics.stats import mifid
+
+    feats = np.random.default_rng(0).normal(size=(20, 8))
+    assert mifid(-3.4e-13, feats, feats)[0] == 0.0  # the printed -341.06 of the bug report
+
+
+def test_paintings_are_judged_at_256_px_with_the_floor_their_resolution_sets(tiny_run, reals, tmp_path):
+    """The 32-px tiny run is upsampled to 256 as export does and scored against 256-px reals; the
+    report also gives the floor of 32-px paintings (the reals downsampled and upsampled back)."""
+    run, _ = tiny_run
+    at_256 = evaluate(run, real=reals, num=6, cache_dir=None, show_progress=False)
+    native = evaluate(run, real=reals, num=6, cache_dir=None, show_progress=False, judge_at="native")
+    assert at_256["settings"]["resolution"] == 256 and native["settings"]["resolution"] == 32
+    assert at_256["results"][0]["generator_resolution"] == 32
+    floor = at_256["resolution_floor"]
+    assert floor["resolution"] == 32 and floor["fid"] > 1.0  # blur costs something even for perfect paintings
+    assert "resolution_floor" not in native
+    assert at_256["results"][0]["fid"] != pytest.approx(native["results"][0]["fid"])
+    assert "upsampled" in format_report(at_256)

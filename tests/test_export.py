@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import monetgan.export as export_module
+import monetgan.painting.export as export_module
 from monetgan.errors import UserError
-from monetgan.export import export_kaggle
-from monetgan.painting import paint
+from monetgan.painting.export import export_kaggle
+from monetgan.painting.paint import paint
 
 
 def test_kaggle_zip_is_valid_and_planted_copies_are_replaced(tiny_run, tmp_path):

@@ -15,7 +15,7 @@ import torch
 from conftest import TINY
 from safetensors.torch import load_file, save_file
 
-from monetgan.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
+from monetgan.training.checkpoint import latest_checkpoint, list_checkpoints, load_checkpoint
 
 resource = pytest.importorskip("resource")  # POSIX only: the file-size limit stands in for a full disk
 

@@ -33,9 +33,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from monetgan.config import TrainConfig, build_config, load_preset, parse_set_items
-from monetgan.data import load_dataset
+from monetgan.data.dataset import load_dataset
 from monetgan.errors import UserError
-from monetgan.images import UnusableImage, decode_square
+from monetgan.data.images import UnusableImage, decode_square
 
 # As under `python -W error`: a warning escaping the loader fails a test just like an exception.
 pytestmark = pytest.mark.filterwarnings("error")

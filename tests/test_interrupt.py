@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from monetgan.checkpoint import latest_checkpoint
+from monetgan.training.checkpoint import latest_checkpoint
 
 from conftest import TINY
 

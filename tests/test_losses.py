@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from monetgan import losses
-from monetgan.models import Critic
+from monetgan.training import losses
+from monetgan.nets import Critic
 
 
 class LinearCritic(nn.Module):
@@ -69,3 +69,10 @@ def test_clip_weights_bounds_every_parameter():
     losses.clip_weights(critic, 0.01)
     assert all(p.abs().max().item() <= 0.01 for p in critic.parameters())
     assert any(p.abs().max().item() == pytest.approx(0.01) for p in critic.parameters())
+
+
+def test_hinge_loss_values():
+    real, fake = torch.tensor([2.0, 0.5]), torch.tensor([-3.0, 0.0])
+    # relu(1 - real) = [0, 0.5] -> 0.25; relu(1 + fake) = [0, 1] -> 0.5
+    assert losses.critic_loss("hinge", real, fake).item() == pytest.approx(0.75)
+    assert losses.generator_loss("hinge", fake).item() == pytest.approx(1.5)

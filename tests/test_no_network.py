@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY, write_paintings
 
 import monetgan
-from monetgan.data import load_dataset
+from monetgan.data.dataset import load_dataset
 
 
 @pytest.fixture

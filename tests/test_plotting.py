@@ -1,4 +1,4 @@
-"""Tests for monetgan.plotting: log reading, EMA smoothing, and the training-curves PNG."""
+"""Tests for monetgan.reports.plotting: log reading, EMA smoothing, and the training-curves PNG."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from monetgan.errors import UserError
-from monetgan.plotting import ema, plot, read_log
+from monetgan.reports.plotting import ema, plot, read_log
 
 N_STEPS = 50
 

@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import monetgan
-from monetgan import losses, training
+from monetgan.training import losses
+from monetgan.training import step as training
 from monetgan.config import build_config
-from monetgan.models import build_critic, build_generator, count_parameters
-from monetgan.training import critic_step, generator_step, train_step
+from monetgan.nets import build_critic, build_generator, count_parameters
+from monetgan.training.step import critic_step, generator_step, train_step
 
 from conftest import TINY, tiny_state
 
@@ -156,8 +157,8 @@ def test_time_limit_stops_with_a_checkpoint(paintings, tmp_path):
 def test_restored_optimizer_moments_take_their_parameters_layout(paintings, tmp_path, monkeypatch):
     """Checkpoints store moments contiguous; with channels_last parameters (the CUDA default) the
     fused Adam needs them back in the parameter's layout, or a resumed run fails at its first step."""
-    from monetgan.checkpoint import load_checkpoint, save_checkpoint
-    from monetgan.training import checkpoint_payload, restore_state
+    from monetgan.training.checkpoint import load_checkpoint, save_checkpoint
+    from monetgan.training.step import checkpoint_payload, restore_state
 
     monkeypatch.setattr(training, "memory_format", lambda device: torch.channels_last)
     state = tiny_state(paintings)

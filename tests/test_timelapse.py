@@ -1,4 +1,4 @@
-"""Tests for monetgan.timelapse: frame discovery, captioned GIF/MP4 output, and user errors."""
+"""Tests for monetgan.painting.timelapse: frame discovery, captioned GIF/MP4 output, and user errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageSequence
 
 from monetgan.errors import UserError
-from monetgan.timelapse import list_frames, timelapse
+from monetgan.painting.timelapse import list_frames, timelapse
 
 # Distinct, saturated colours that survive GIF palette quantization and H.264 well.
 COLOURS = [(220, 30, 30), (30, 200, 40), (40, 60, 220), (230, 210, 30), (200, 40, 200)]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from monetgan.config import TrainConfig
-from monetgan.training import critic_step, train_step, update_ema
+from monetgan.training.step import critic_step, train_step, update_ema
 
 from conftest import tiny_state
 
@@ -53,7 +53,7 @@ def test_wgan_uses_rmsprop_and_gp_uses_adam_with_paper_settings(paintings):
 def test_generator_step_leaves_critic_untouched(paintings):
     state = tiny_state(paintings)
     before = [p.clone() for p in state.critic.parameters()]
-    from monetgan.training import generator_step
+    from monetgan.training.step import generator_step
 
     generator_step(state)
     assert all(torch.equal(a, b) for a, b in zip(before, state.critic.parameters()))
@@ -81,3 +81,34 @@ def test_training_moves_the_generator(paintings):
     assert {"wasserstein_estimate", "critic_loss", "generator_loss", "gradient_penalty",
             "critic_grad_norm", "generator_grad_norm"} <= set(metrics)
     assert all(torch.isfinite(v).all() for v in metrics.values())
+
+
+def test_ema_standing_statistics_describe_the_ema_generator(paintings):
+    """After `painter()`, the EMA's BatchNorm means are the averages of its own activations over the
+    fixed statistics latents, not the raw generator's; and the training RNG is untouched."""
+    import copy
+
+    from monetgan.training.step import EMA_STATISTICS_IMAGES, EMA_STATISTICS_SEED, painter, train_step
+
+    state = tiny_state(paintings, ema_decay=0.9)
+    for _ in range(3):
+        train_step(state)
+    with torch.no_grad():  # move the EMA away from the raw generator, as a long average does
+        for p in state.generator_ema.parameters():
+            p.mul_(1.5)
+    rng_before = state.rng.get_state()
+    ema = painter(state)
+    assert torch.equal(state.rng.get_state(), rng_before)
+    first_norm = next(m for m in ema.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    raw_norm = next(m for m in state.generator.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    probe = copy.deepcopy(ema).train()
+    target = next(m for m in probe.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    target.register_forward_pre_hook(lambda mod, args: seen.append(args[0].mean(dim=(0, 2, 3))))
+    g = torch.Generator().manual_seed(EMA_STATISTICS_SEED)
+    with torch.no_grad():
+        for start in range(0, EMA_STATISTICS_IMAGES, 32):
+            probe(torch.randn(32, probe.latent_dim, generator=g))
+    expected = torch.stack(seen).mean(0)
+    torch.testing.assert_close(first_norm.running_mean, expected, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(first_norm.running_mean, raw_norm.running_mean, atol=1e-3)

@@ -5,17 +5,30 @@ The command line is a thin layer over these functions, which work the same from 
     >>> import monetgan
     >>> monetgan.train("monet_jpg", "runs/quick", preset="quick")          # doctest: +SKIP
     >>> monetgan.paint("runs/quick", num=16, out="paintings")              # doctest: +SKIP
-    >>> monetgan.timelapse("runs/quick", "quick.gif")                      # doctest: +SKIP
+    >>> monetgan.timelapse("runs/quick", "quick.gif")             # doctest: +SKIP
     >>> monetgan.plot("runs/quick", "curves.png")                          # doctest: +SKIP
+    >>> print(monetgan.format_report(monetgan.evaluate(real="monet_jpg")))  # doctest: +SKIP
+
+The package is layered, and imports point down only:
+
+    cli                      the command line
+    reports/                 evaluate, plotting
+    painting/                paint, bundled painter, Kaggle export, time-lapse
+    training/                losses, DiffAugment, the step, the loop, checkpoints, torchrun
+    nets/                    generators, pixel critics, the projected critic and its feature network
+    data/  metrics/  config  decoding images; metric arithmetic; the typed configuration
+    devices  files  errors   the ground floor
 """
 
-__version__ = "0.1.0"
-
+from .version import __version__
 from .config import TrainConfig, preset_names  # noqa: E402
 from .errors import UserError  # noqa: E402
-from .painting import paint  # noqa: E402
-from .plotting import plot  # noqa: E402
-from .timelapse import timelapse  # noqa: E402
-from .trainer import train  # noqa: E402
+from .painting.export import export_kaggle  # noqa: E402
+from .painting.paint import paint  # noqa: E402
+from .reports.evaluate import evaluate, format_report  # noqa: E402
+from .reports.plotting import plot  # noqa: E402
+from .painting.timelapse import timelapse  # noqa: E402
+from .training.loop import train  # noqa: E402
 
-__all__ = ["TrainConfig", "UserError", "paint", "plot", "preset_names", "timelapse", "train", "__version__"]
+__all__ = ["TrainConfig", "UserError", "evaluate", "export_kaggle", "format_report", "paint", "plot", "preset_names",
+           "timelapse", "train", "__version__"]

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from .config import LOSSES, RESOLUTIONS, parse_set_items, preset_names
+from .config import DEFAULT_PRESET, LOSSES, RESOLUTIONS, parse_set_items, preset_names
 from .errors import ReportedByRankZero, UserError
 
 
@@ -24,7 +24,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .trainer import train
+    from .training.loop import train
 
     overrides: dict[str, Any] = {}
     for flag, key in (("loss", "loss"), ("resolution", "resolution"), ("steps", "steps"),
@@ -45,35 +45,40 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _paint(args: argparse.Namespace) -> int:
-    from .painting import paint
+    from .painting.paint import paint
 
     paths = paint(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
-                  grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device)
+                  grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device, size=args.size)
     grid = f" and grid {args.grid}" if args.grid else ""
-    print(f"wrote {len(paths)} paintings to {args.out}{grid}")
+    from PIL import Image
+
+    with Image.open(paths[0]) as first:
+        side = first.size[0]
+    print(f"wrote {len(paths)} paintings of {side}x{side} px to {args.out}{grid}")
     return 0
 
 
 def _timelapse(args: argparse.Namespace) -> int:
-    from .timelapse import timelapse
+    from .painting.timelapse import timelapse
 
     print(f"wrote {timelapse(args.run_dir, args.out, fps=args.fps)}")
     return 0
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plotting import plot
+    from .reports.plotting import plot
 
     print(f"wrote {plot(args.run_dir, args.out)}")
     return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_report
+    from .reports.evaluate import evaluate, format_report
 
-    report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, real=args.real, holdout=args.holdout,
-                      num=args.num, json_out=args.json, ema=args.ema, device=args.device, seed=args.seed,
-                      cache_dir=None if args.no_cache else "default", show_progress=not args.quiet)
+    report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, weights=args.weights, real=args.real,
+                      holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
+                      seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
+                      show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
         print(f"wrote {args.json}")
@@ -81,9 +86,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export_kaggle(args: argparse.Namespace) -> int:
-    from .export import export_kaggle
+    from .painting.export import export_kaggle
 
-    result = export_kaggle(args.run, checkpoint=args.checkpoint, num=args.num, out=args.out, seed=args.seed,
+    result = export_kaggle(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
                            ema=args.ema, data=args.data, device=args.device, show_progress=not args.quiet)
     note = f"; upsampled from {result.upsampled_from} px with Lanczos" if result.upsampled_from else ""
     print(f"wrote {result.num_images} JPEGs to {result.zip_path} and {result.manifest_path}{note}; "
@@ -114,7 +119,7 @@ def _add_generator_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="monetgan", description="Learn to paint like Claude Monet with Wasserstein GANs.")
-    from . import __version__
+    from .version import __version__
 
     parser.add_argument("--version", action="version", version=f"monetgan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -125,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="folder (searched recursively) or zip of JPEG/PNG/WebP images; "
                                   "optional when resuming")
     p.add_argument("--run", required=True, help="run folder: config, logs, frames and checkpoints go here")
-    p.add_argument("--preset", help=f"one of {', '.join(preset_names())}, or a .toml file (default wgan-gp-64)")
+    p.add_argument("--preset", help=f"one of {', '.join(preset_names())}, or a .toml file (default {DEFAULT_PRESET})")
     p.add_argument("--loss", choices=LOSSES, help="wgan (weight clipping), wgan-gp (gradient penalty), gan")
     p.add_argument("--resolution", type=int, choices=RESOLUTIONS, help="training resolution in pixels")
     p.add_argument("--steps", type=int, help="generator iterations to train for (may be raised on resume)")
@@ -143,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "monetgan paints them, offline.")
     _add_checkpoint_source_args(p)
     p.add_argument("--weights", help="a generator .safetensors with its .json card beside it "
-                                     "(as written by python -m monetgan.bundled)")
+                                     "(as written by python -m monetgan.painting.bundled)")
     p.add_argument("--num", type=int, default=16, help="number of paintings (default 16)")
+    p.add_argument("--size", type=int, help="side of the PNGs in pixels, upsampled with Lanczos when larger than the "
+                                             "painter's (default: a run's own resolution; the bundled painter's card: 256)")
     p.add_argument("--out", default="paintings", help="output folder for the PNGs (default ./paintings)")
     p.add_argument("--seed", type=int, default=0, help="first latent seed; painting i uses seed+i (default 0)")
     p.add_argument("--grid", help="also write all paintings as one grid PNG here")
@@ -164,9 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_plot)
 
     p = sub.add_parser("evaluate", help="FID, KID, MiFID, SWD, memorisation and diversity against real paintings")
-    p.add_argument("--run", help="run folder")
-    p.add_argument("--checkpoint", help="step-N (or N) of the run, or all for every checkpoint (default: latest)")
-    p.add_argument("--fake", help="instead of a run: a folder or zip of generated images")
+    p.add_argument("--run", help="run folder (default: the bundled painter)")
+    p.add_argument("--checkpoint", help="step-N (or N) of the run, or all for every checkpoint (default: latest); "
+                                        "without --run, a checkpoint folder")
+    p.add_argument("--weights", help="a generator .safetensors file with its .json card beside it")
+    p.add_argument("--fake", help="instead of a generator: a folder or zip of generated images")
+    p.add_argument("--judge-at", choices=("256", "native"), default="256",
+                   help="judge at 256 px, smaller paintings upsampled as export does (default), "
+                        "or at the generator's own resolution")
     p.add_argument("--real", required=True, help="the real paintings (the training set)")
     p.add_argument("--holdout", help="a second real set that was not trained on")
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
@@ -179,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export-kaggle", help="write the Kaggle submission zip (7,000-10,000 256x256 JPEGs)")
     _add_checkpoint_source_args(p)
+    p.add_argument("--weights", help="a generator .safetensors file with its .json card beside it "
+                                     "(default with no --run/--checkpoint: the bundled painter)")
     p.add_argument("--num", type=int, default=7000, help="number of images, 7000 to 10000 (default 7000)")
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")

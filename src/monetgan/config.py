@@ -23,36 +23,39 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
-from .augment import parse_policy
 from .errors import UserError
 from .files import atomic_write_text
 
-LOSSES = ("wgan", "wgan-gp", "gan")
+LOSSES = ("wgan", "wgan-gp", "gan", "hinge")
 RESOLUTIONS = (32, 64, 128, 256)
 OPTIMIZERS = ("auto", "rmsprop", "adam")
 NORMS = ("auto", "batchnorm", "layernorm", "none")
 ARCHITECTURES = ("dcgan", "resnet")
+GENERATORS = ("auto", "dcgan", "resnet", "upsample")  # auto: the one `architecture` names (runs from before the key)
+CRITICS = ("pixel", "projected")
 PRECISIONS = ("auto", "fp32", "bf16")
+DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # implemented in training/augment.py
 KEEP_BEST_METRICS = ("fid", "kid", "mifid", "swd")  # as `evaluate --checkpoint all` writes them; lower is better
-DEFAULT_PRESET = "wgan-gp-64"
+DEFAULT_PRESET = "projected-128"  # what `monetgan train` uses without --preset: the best measured per CPU-minute
 
 # Keys that may change when a run is resumed: they decide how long and how chattily it runs,
 # never what it computes. Everything else must match the saved config exactly.
 RESUMABLE_KEYS = frozenset(
-    {"steps", "time_limit_minutes", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "keep_best",
+    {"steps", "time_limit_minutes", "cpu_limit_minutes", "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "keep_best",
      "device"}
 )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every knob of a training run. Defaults are the `wgan-gp-64` preset."""
+    """Every knob of a training run. The field defaults are the `wgan-gp-64` preset's values (the
+    pixel-critic baseline); `build_config()` starts from DEFAULT_PRESET's file instead."""
 
-    preset: str = DEFAULT_PRESET  # the preset these values started from (for the record)
+    preset: str = "wgan-gp-64"  # the preset these values started from (for the record)
 
     # --- objective -------------------------------------------------------------------------
-    loss: str = "wgan-gp"  # wgan (weight clipping) | wgan-gp (gradient penalty) | gan (cross-entropy)
-    n_critic: int | None = None  # critic steps per generator step; None: 5 for WGANs, 1 for gan
+    loss: str = "wgan-gp"  # wgan (weight clipping) | wgan-gp (gradient penalty) | gan (cross-entropy) | hinge
+    n_critic: int | None = None  # critic steps per generator step; None: 5 for WGANs, 1 for gan and hinge
     wgan_warmup: bool = False  # WGAN reference code: 100 critic steps for the first 25 G steps and every 500th
     clip_value: float = 0.01  # WGAN: critic weights clipped to [-c, c]
     gp_weight: float = 10.0  # WGAN-GP: lambda
@@ -61,23 +64,27 @@ class TrainConfig:
 
     # --- optimisation ----------------------------------------------------------------------
     optimizer: str = "auto"  # auto: rmsprop for wgan, adam otherwise
-    lr_generator: float | None = None  # None: 5e-5 (wgan), 1e-4 (wgan-gp), 2e-4 (gan)
+    lr_generator: float | None = None  # None: 5e-5 (wgan), 1e-4 (wgan-gp), 2e-4 (gan, hinge)
     lr_critic: float | None = None
-    adam_beta1: float | None = None  # None: 0.0 (wgan-gp), 0.5 (gan)
-    adam_beta2: float | None = None  # None: 0.9 (wgan-gp), 0.999 (gan)
+    adam_beta1: float | None = None  # None: 0.0 (wgan-gp, hinge), 0.5 (gan)
+    adam_beta2: float | None = None  # None: 0.9 (wgan-gp), 0.99 (hinge, as Projected GANs), 0.999 (gan)
     batch_size: int = 64
     steps: int = 10_000  # generator iterations
     time_limit_minutes: float = 0.0  # also stop (with a checkpoint) after this much training time; 0 = no limit
+    cpu_limit_minutes: float = 0.0  # also stop after this much process CPU time (all threads); 0 = no limit
     seed: int = 0
 
     # --- networks --------------------------------------------------------------------------
-    architecture: str = "dcgan"  # dcgan (Radford et al. 2016) | resnet (the WGAN-GP paper's ResNet nets)
+    critic: str = "pixel"  # pixel (a critic on the image, built as `architecture` says) | projected (Sauer et al. 2021)
+    generator: str = "auto"  # dcgan | resnet | upsample (nearest upsampling + 3x3 convs, FastGAN-style); auto: `architecture`
+    architecture: str = "dcgan"  # the pixel critic's (and an auto generator's) nets: dcgan (Radford et al. 2016) | resnet
+    skip_excitation: bool = True  # upsample generator: FastGAN's skip-layer excitation
     resolution: int = 64
     latent_dim: int = 100
     generator_channels: int = 64  # width at the output resolution; doubles each level down
     critic_channels: int = 64  # width at the input resolution; doubles each level down
     max_channels: int = 512  # cap, so 256 px nets stay a sensible size
-    critic_norm: str = "auto"  # auto: batchnorm for wgan/gan (as the papers), layernorm for wgan-gp
+    critic_norm: str = "auto"  # auto: layernorm for wgan-gp (per-sample penalty), batchnorm otherwise (as the papers)
     ema_decay: float = 0.999  # exponential moving average of the generator; 0 disables it
 
     # --- data ------------------------------------------------------------------------------
@@ -102,15 +109,16 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """Return a copy with every auto/None value replaced by the paper default for `loss`."""
-        wgan, gp = self.loss == "wgan", self.loss == "wgan-gp"
+        wgan, gp, hinge = self.loss == "wgan", self.loss == "wgan-gp", self.loss == "hinge"
         default_lr = 5e-5 if wgan else 1e-4 if gp else 2e-4
         fill = {
-            "n_critic": self.n_critic if self.n_critic is not None else (1 if self.loss == "gan" else 5),
+            "generator": self.generator if self.generator != "auto" else self.architecture,
+            "n_critic": self.n_critic if self.n_critic is not None else (5 if wgan or gp else 1),
             "optimizer": self.optimizer if self.optimizer != "auto" else ("rmsprop" if wgan else "adam"),
             "lr_generator": self.lr_generator if self.lr_generator is not None else default_lr,
             "lr_critic": self.lr_critic if self.lr_critic is not None else default_lr,
-            "adam_beta1": self.adam_beta1 if self.adam_beta1 is not None else (0.0 if gp else 0.5),
-            "adam_beta2": self.adam_beta2 if self.adam_beta2 is not None else (0.9 if gp else 0.999),
+            "adam_beta1": self.adam_beta1 if self.adam_beta1 is not None else (0.0 if gp or hinge else 0.5),
+            "adam_beta2": self.adam_beta2 if self.adam_beta2 is not None else (0.9 if gp else 0.99 if hinge else 0.999),
             "critic_norm": self.critic_norm if self.critic_norm != "auto" else ("layernorm" if gp else "batchnorm"),
         }
         resolved = dataclasses.replace(self, **fill)
@@ -160,6 +168,8 @@ def _check_ranges(cfg: TrainConfig) -> None:
     need(cfg.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
     need(cfg.critic_norm in NORMS, "critic_norm", f"must be one of {', '.join(NORMS)}")
     need(cfg.architecture in ARCHITECTURES, "architecture", f"must be one of {', '.join(ARCHITECTURES)}")
+    need(cfg.generator in GENERATORS, "generator", f"must be one of {', '.join(GENERATORS)}")
+    need(cfg.critic in CRITICS, "critic", f"must be one of {', '.join(CRITICS)}")
     need(cfg.precision in PRECISIONS, "precision", f"must be one of {', '.join(PRECISIONS)}")
     need(cfg.n_critic is None or cfg.n_critic >= 1, "n_critic", "must be at least 1")
     for key in ("batch_size", "steps", "latent_dim", "generator_channels", "critic_channels", "max_channels",
@@ -179,8 +189,9 @@ def _check_ranges(cfg: TrainConfig) -> None:
     need(cfg.clip_value > 0, "clip_value", "must be positive")
     need(cfg.gp_weight >= 0, "gp_weight", "must be 0 or more")
     need(cfg.gp_every >= 1, "gp_every", "must be at least 1 (1 = penalty on every critic step)")
-    need(math.isfinite(cfg.time_limit_minutes) and cfg.time_limit_minutes >= 0, "time_limit_minutes",
-         "must be 0 (no limit) or a positive number of minutes")
+    for key in ("time_limit_minutes", "cpu_limit_minutes"):
+        need(math.isfinite(getattr(cfg, key)) and getattr(cfg, key) >= 0, key,
+             "must be 0 (no limit) or a positive number of minutes")
     try:
         parse_policy(cfg.diffaugment)
     except ValueError as exc:
@@ -188,6 +199,15 @@ def _check_ranges(cfg: TrainConfig) -> None:
     need(0 <= cfg.ema_decay < 1, "ema_decay", "must lie in [0, 1)")
     need(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
          "must be auto, cpu, cuda or cuda:N")
+
+
+def parse_policy(policy: str) -> list[str]:
+    """'color,translation,cutout' -> its parts, validated; '' is no augmentation."""
+    names = [p.strip() for p in policy.split(",") if p.strip()]
+    unknown = [n for n in names if n not in DIFFAUGMENT_POLICIES]
+    if unknown:
+        raise ValueError(f"unknown DiffAugment policy {unknown[0]!r}; use a comma list of {', '.join(DIFFAUGMENT_POLICIES)}")
+    return names
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .errors import UserError
@@ -47,3 +49,16 @@ def host_to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
         return tensor.to(device)
     return tensor.pin_memory().to(device, non_blocking=True)
 
+
+
+@functools.cache  # a fact about this machine: read once per process
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU multiplies bf16 in hardware (AVX-512 BF16 or AMX), where oneDNN's bf16
+    convolutions beat fp32 (measured: 2.0x per training step on a 2-core AVX-512 BF16 EPYC). On
+    AVX2-only CPUs bf16 is emulated and slower, so it must not be the default there."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            flags = f.read()
+    except OSError:  # not Linux: stay with fp32
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags

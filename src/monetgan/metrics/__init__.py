@@ -5,5 +5,5 @@
 - `swd`: sliced Wasserstein distance on Laplacian-pyramid patches (ProGAN), no pretrained network.
 - `msssim`: MS-SSIM and pairwise diversity.
 
-`monetgan.evaluate` puts them together for runs and folders.
+`monetgan.reports.evaluate` puts them together for runs and folders.
 """

@@ -242,7 +242,9 @@ def mifid(
     """
     d = float(min_cosine_distances(feats_fake, feats_train).mean())
     d_thr = d if d < epsilon else 1.0
-    return float(fid) / max(d_thr, 1e-15), d
+    # FID is never negative, but its matrix square root leaves rounding noise (about -1e-13 for a set
+    # against itself); divided by a near-zero d that noise would become a large negative MiFID.
+    return max(float(fid), 0.0) / max(d_thr, 1e-15), d
 
 
 def nearest_pixel_l2(fake_uint8: np.ndarray, train_uint8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

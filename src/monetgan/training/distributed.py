@@ -36,7 +36,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.autograd.function import once_differentiable
 
-from .errors import ReportedByRankZero, UserError
+from ..errors import ReportedByRankZero, UserError
 
 T = TypeVar("T")
 _CPU = torch.device("cpu")

@@ -7,7 +7,7 @@ It is stored as two files in `monetgan/weights/`:
 Loading validates the card, every tensor's name and shape (strict `load_state_dict`) and the
 parameter count before any weight is used; nothing is unpickled.
 
-`python -m monetgan.bundled --checkpoint RUN/checkpoints/step-N --card-extra extra.json` writes a
+`python -m monetgan.painting.bundled --checkpoint RUN/checkpoints/step-N --card-extra extra.json` writes a
 new pair from a checkpoint: a later, better model replaces the old one the same way.
 """
 
@@ -24,12 +24,12 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from .checkpoint import load_checkpoint
-from .config import config_from_dict
-from .devices import pick_device
-from .errors import UserError
-from .files import atomic_output, atomic_write_text
-from .models import build_generator, count_parameters
+from ..training.checkpoint import load_checkpoint
+from ..config import config_from_dict
+from ..devices import pick_device
+from ..errors import UserError
+from ..files import atomic_output, atomic_write_text
+from ..nets import build_generator, count_parameters
 
 CARD_FORMAT = 1
 BUNDLED_NAME = "monet"
@@ -67,6 +67,8 @@ def load_bundled(name: str = BUNDLED_NAME, device: str = "auto", folder: Path | 
         raise UserError(f"bundled weights {path} do not load ({str(exc).splitlines()[0]}); reinstall monetgan") from None
     if count_parameters(generator) != card["parameters"]:
         raise UserError(f"{path}: {count_parameters(generator)} parameters, but its card says {card['parameters']}")
+    # Its pictures are delivered at the card's output size (upsampled with Lanczos when larger).
+    generator.output_size = int(card.get("output_size", cfg.resolution))
     return generator.to(pick_device(device)).eval()
 
 

@@ -7,8 +7,12 @@ diversity (pairwise MS-SSIM). Every figure comes with its real-vs-real floor: th
 between two halves of the real set, which is as low as a perfect generator could hope to score
 on this many images.
 
-Comparisons are made at the generator's resolution: real paintings are resized (Lanczos) to it,
-then both sets go through the same Inception resizing.
+Paintings are judged as a user gets them: at 256 px, against the 256-px paintings. A generator
+that paints smaller is upsampled with Lanczos, exactly as `export-kaggle` does, and the report
+gives the floor that its resolution sets (the real paintings downsampled to it and upsampled back,
+scored against the originals): no generator at that resolution can score below it. `judge_at=
+"native"` instead resizes the real paintings to the generator's resolution (the older protocol,
+which hides blur).
 """
 
 from __future__ import annotations
@@ -21,21 +25,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from safetensors.numpy import load_file, save_file
 
-from .checkpoint import list_checkpoints, step_dir_name
-from .data import load_dataset
-from .devices import pick_device
-from .errors import UserError
-from .files import atomic_output, atomic_write_text
-from .images import make_grid, save_png
-from .metrics.inception import InceptionFeatures, inception_weights_path
-from .metrics.msssim import pairwise_ms_ssim
-from .metrics.stats import (fid_from_features, kernel_inception_distance, mifid, nearest_cosine, nearest_pixel_l2,
+from ..training.checkpoint import list_checkpoints, step_dir_name
+from ..data.dataset import load_dataset
+from ..devices import pick_device
+from ..errors import UserError
+from ..files import atomic_output, atomic_write_text
+from ..data.images import make_grid, save_png
+from ..metrics.inception import InceptionFeatures, inception_weights_path
+from ..metrics.msssim import pairwise_ms_ssim
+from ..metrics.stats import (fid_from_features, kernel_inception_distance, mifid, nearest_cosine, nearest_pixel_l2,
                             spearman)
-from .metrics.swd import sliced_wasserstein, swd_real_floor
-from .painting import load_generator, resolve_checkpoint
-from .sampling import generate, latents_for_seeds
+from ..metrics.swd import sliced_wasserstein, swd_real_floor
+from ..painting.export import KAGGLE_SIZE, upsample
+from ..painting.paint import pick_generator, resolve_checkpoint
+from ..nets.sampling import generate, latents_for_seeds
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -136,15 +142,17 @@ def memorization(fake_images: np.ndarray, fake_features: np.ndarray, real: RealS
 
 
 def diversity(fake_images: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, float]:
-    """Mean pairwise MS-SSIM of fakes and of reals: higher than the reals' means less diverse."""
-    fake_mean, fake_std = pairwise_ms_ssim(fake_images, seed=seed)
-    real_mean, real_std = pairwise_ms_ssim(real.images, seed=seed)
+    """Mean pairwise MS-SSIM of fakes and of reals: higher than the reals' means less diverse.
+
+    1,000 random pairs, or as many as a small set has distinct pairs (more would repeat them)."""
+    pairs = lambda n: min(1000, n * (n - 1) // 2)  # noqa: E731
+    fake_mean, fake_std = pairwise_ms_ssim(fake_images, num_pairs=pairs(len(fake_images)), seed=seed)
+    real_mean, real_std = pairwise_ms_ssim(real.images, num_pairs=pairs(len(real.images)), seed=seed)
     return {"fake_ms_ssim": fake_mean, "fake_ms_ssim_std": fake_std, "real_ms_ssim": real_mean,
             "real_ms_ssim_std": real_std}
 
 
-def _paint(checkpoint: Path, num: int, ema: bool | None, device: str, seed: int) -> np.ndarray:
-    generator = load_generator(checkpoint, ema=ema, device=device)
+def _paint(generator, num: int, seed: int) -> np.ndarray:
     seeds = range(FAKE_SEED_OFFSET + seed, FAKE_SEED_OFFSET + seed + num)
     return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
 
@@ -157,6 +165,19 @@ def _checkpoint_resolution(checkpoint: Path) -> int:
         raise UserError(f"checkpoint {checkpoint}: cannot read its config.json ({exc})") from None
 
 
+def resolution_floor(real_path: str | os.PathLike, resolution: int, real: RealSet, extractor: InceptionFeatures,
+                     seed: int = 0, show_progress: bool = False) -> dict[str, Any]:
+    """FID, KID and SWD of the real paintings themselves, downsampled to `resolution` and upsampled
+    back as a painter's output is: the best any generator at that resolution can score here."""
+    size = real.images.shape[1]
+    small = load_dataset(real_path, resolution, show_progress=False).images.permute(0, 2, 3, 1).numpy()
+    back = upsample(small, size)
+    features = extractor(back, show_progress=show_progress)
+    kid, kid_std = kernel_inception_distance(features, real.features, seed=seed)
+    return {"resolution": resolution, "fid": fid_from_features(features, real.features), "kid": kid,
+            "kid_std": kid_std, "swd": sliced_wasserstein(back, real.images, seed=seed)["mean"]}
+
+
 def _checkpoint_list(run: str | os.PathLike | None, checkpoint: str | None) -> list[Path]:
     if checkpoint is None or run is None:
         return [resolve_checkpoint(run, checkpoint)]
@@ -166,11 +187,15 @@ def _checkpoint_list(run: str | os.PathLike | None, checkpoint: str | None) -> l
         raise UserError(f"--run {run_dir} has no checkpoints to evaluate")
     if checkpoint == "all":
         return found
-    name = checkpoint if checkpoint.startswith("step-") else step_dir_name(int(checkpoint)) if checkpoint.isdigit() else checkpoint
-    match = [p for p in found if p.name == name]
-    if not match:
-        raise UserError(f"--checkpoint {checkpoint}: not in {run_dir}; choose one of {', '.join(p.name for p in found)} or all")
-    return match
+    chosen = []
+    for item in checkpoint.split(","):  # one name or step, or a comma list of them
+        item = item.strip()
+        name = item if item.startswith("step-") else step_dir_name(int(item)) if item.isdigit() else item
+        match = [p for p in found if p.name == name]
+        if not match:
+            raise UserError(f"--checkpoint {item}: not in {run_dir}; choose from {', '.join(p.name for p in found)} or all")
+        chosen += match
+    return chosen
 
 
 def _wasserstein_near(log_path: Path, step: int, window: int = 50) -> float | None:
@@ -205,25 +230,34 @@ def _write_metrics_jsonl(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = None,
-             fake: str | os.PathLike | None = None, real: str | os.PathLike, holdout: str | os.PathLike | None = None,
+             fake: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
+             real: str | os.PathLike, holdout: str | os.PathLike | None = None,
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
-             show_progress: bool = True) -> dict[str, Any]:
-    """Measure a run's checkpoint(s), or a folder of images, against real paintings.
+             judge_at: str = "256", show_progress: bool = True) -> dict[str, Any]:
+    """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
+    against real paintings.
 
     Args:
-        run / checkpoint: a run folder and which checkpoint: None (latest), "step-N" or N, or "all"
-            (every checkpoint; appends one line per step to RUN_DIR/metrics.jsonl).
-        fake: instead of a run, a folder or zip of generated images.
+        run / checkpoint: a run folder and which checkpoint: None (latest), "step-N" or N, a comma
+            list of them, or "all" (every checkpoint). Several checkpoints also merge one line per
+            step into RUN_DIR/metrics.jsonl.
+        fake: instead of a generator, a folder or zip of generated images.
+        weights: a generator file written by `monetgan.painting.bundled` (card beside it). With none of
+            run, checkpoint, weights and fake, the painter bundled with monetgan is measured.
         real: the real paintings (the training set, to measure memorisation against).
         holdout: optional second real set never trained on; FID/KID against it are reported too.
         num: generated images per checkpoint.
         cache_dir: where real-image features are cached ("default": $MONETGAN_CACHE or ~/.cache/monetgan; None: off).
+        judge_at: "256" (default): at 256 px, smaller paintings upsampled as export does, with the
+            floor their resolution sets; "native": at the generator's own resolution.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
-    if (run is None) == (fake is None):
-        raise UserError("give exactly one of --run RUN_DIR or --fake DIR")
+    if fake is not None and (run is not None or checkpoint is not None or weights is not None):
+        raise UserError("give --fake DIR alone, or a generator (--run, --checkpoint or --weights), not both")
+    if judge_at not in ("256", "native"):
+        raise UserError(f"--judge-at must be 256 or native, got {judge_at!r}")
     if num < 2:
         raise UserError(f"--num must be at least 2, got {num}")
     cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
@@ -231,44 +265,59 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
 
     if fake is not None:
         jobs: list[tuple[str, Any]] = [("fake", Path(fake))]
-        resolution = _native_size(Path(fake)) or 256
-    else:
-        checkpoints = _checkpoint_list(run, checkpoint)
-        jobs = [(p.name, p) for p in checkpoints]
-        resolution = _checkpoint_resolution(checkpoints[0])
-    real_set = load_real_set(real, resolution, extractor, cache, show_progress)
+        generator_resolution = _native_size(Path(fake)) or KAGGLE_SIZE
+    elif run is not None:
+        jobs = [(p.name, p) for p in _checkpoint_list(run, checkpoint)]
+        generator_resolution = _checkpoint_resolution(jobs[0][1])
+    else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
+        painter = pick_generator(None, checkpoint, weights, ema, device)
+        name = Path(checkpoint).name if checkpoint else Path(weights).stem if weights else "bundled"
+        jobs = [(name, painter)]
+        generator_resolution = painter.resolution
+    size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
+    real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
-    holdout_set = load_real_set(holdout, resolution, extractor, cache, show_progress) if holdout else None
+    holdout_set = load_real_set(holdout, size, extractor, cache, show_progress) if holdout else None
+    res_floor = (resolution_floor(real, generator_resolution, real_set, extractor, seed)
+                 if generator_resolution < size else None)
 
     results = []
     for name, source in jobs:
         if name == "fake":
-            images = load_dataset(source, resolution, show_progress=False).images.permute(0, 2, 3, 1).numpy()
+            images = load_dataset(source, size, show_progress=False).images.permute(0, 2, 3, 1).numpy()
         else:
-            images = _paint(source, num, ema, device, seed)
+            painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
+            images = upsample(_paint(painter, num, seed), size)
         features = extractor(images, show_progress=show_progress)
         row: dict[str, Any] = {"name": name, "num_fake": len(images), "num_real": len(real_set.features),
-                               "resolution": resolution, **quality_metrics(images, features, real_set, seed)}
-        if name != "fake":
+                               "resolution": size, "generator_resolution": generator_resolution,
+                               **quality_metrics(images, features, real_set, seed)}
+        if isinstance(source, Path) and name != "fake":
             row["step"] = int(json.loads((source / "state.json").read_text())["step"])
         if holdout_set is not None:
             row["holdout_fid"] = fid_from_features(features, holdout_set.features)
             row["holdout_kid"], row["holdout_kid_std"] = kernel_inception_distance(features, holdout_set.features, seed=seed)
         if len(jobs) == 1:
-            grid_dir = Path(run) if run is not None else (Path(json_out).parent if json_out else Path("."))
-            row["memorization"] = memorization(images, features, real_set, grid_dir / "memorization.png")
+            # The nearest-pair grid goes beside the run or the JSON report; never into the working folder unasked.
+            grid_dir = Path(run) if run is not None else (Path(json_out).parent if json_out else None)
+            row["memorization"] = memorization(images, features, real_set,
+                                               grid_dir / "memorization.png" if grid_dir else None)
             row["diversity"] = diversity(images, real_set, seed)
         results.append(row)
 
     report: dict[str, Any] = {"real": str(real_set.path), "real_floor": floor, "results": results,
-                              "settings": {"num": num, "seed": seed, "resolution": resolution,
+                              "settings": {"num": num, "seed": seed, "resolution": size, "judge_at": judge_at,
+                                           "generator_resolution": generator_resolution,
                                            "features": _feature_settings(extractor), "ema": ema}}
-    if run is not None and checkpoint == "all":
+    if res_floor is not None:
+        report["resolution_floor"] = res_floor
+    if run is not None and (len(jobs) > 1 or checkpoint == "all"):
         log = Path(run) / "log.jsonl"
         for row in results:
             row["wasserstein_estimate"] = _wasserstein_near(log, row["step"])
-        _write_metrics_jsonl(Path(run), [{k: row[k] for k in ("step", "fid", "kid", "kid_std", "mifid", "swd",
-                                                                "wasserstein_estimate")} for row in results])
+        _write_metrics_jsonl(Path(run), [{**{k: row[k] for k in ("step", "fid", "kid", "kid_std", "mifid", "swd",
+                                                                   "wasserstein_estimate")}, "judged_at": size}
+                                         for row in results])
         w = [row["wasserstein_estimate"] for row in results]
         if all(v is not None for v in w):
             report["spearman_wasserstein"] = {m: spearman(np.array(w), np.array([r[m] for r in results]))
@@ -296,9 +345,16 @@ def _native_size(folder: Path) -> int | None:
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of an `evaluate` report."""
     floor = report["real_floor"]
-    lines = [f"real set {report['real']} at {report['settings']['resolution']} px; "
+    settings = report["settings"]
+    judged = (f"{settings['resolution']} px (paintings of {settings['generator_resolution']} px upsampled with Lanczos)"
+              if settings.get("generator_resolution", settings["resolution"]) < settings["resolution"]
+              else f"{settings['resolution']} px")
+    lines = [f"real set {report['real']} at {judged}; "
              f"real-vs-real floor ({floor['halves'][0]} vs {floor['halves'][1]}): FID {floor['fid']:.2f}  "
              f"KID {floor['kid']:.4f} ± {floor['kid_std']:.4f}  SWD {floor['swd']:.2f}",
+             *([f"floor of {report['resolution_floor']['resolution']}-px paintings (the reals downsampled and "
+                f"upsampled back): FID {report['resolution_floor']['fid']:.2f}  KID {report['resolution_floor']['kid']:.4f}  "
+                f"SWD {report['resolution_floor']['swd']:.2f}"] if "resolution_floor" in report else []),
              f"{'checkpoint':<14}{'n':>6}{'FID':>9}{'KID':>18}{'MiFID':>9}{'mem.d':>7}{'SWD':>8}"]
     for row in report["results"]:
         lines.append(f"{row['name']:<14}{row['num_fake']:>6}{row['fid']:>9.2f}{row['kid']:>10.4f} ± {row['kid_std']:.4f}"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .images import to_uint8
+from ..data.images import to_uint8
 
 
 def latents_for_seeds(seeds: Iterable[int], latent_dim: int) -> torch.Tensor:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .files import atomic_output
+from ..files import atomic_output
 
 # Refuse images that declare more pixels than this (decompression bombs), before any pixel is
 # decoded. 64 MP covers any photo. Our own check, so it holds whatever Image.MAX_IMAGE_PIXELS is.

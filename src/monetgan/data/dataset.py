@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .errors import UserError
+from ..errors import UserError
 from .images import UnusableImage, decode_square
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")

@@ -22,11 +22,12 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .errors import UserError
-from .files import atomic_output, atomic_write_text
-from .metrics.stats import nearest_pixel_l2
-from .painting import load_generator, resolve_checkpoint
-from .sampling import generate, latents_for_seeds
+from ..errors import UserError
+from ..files import atomic_output, atomic_write_text
+from ..metrics.stats import nearest_pixel_l2
+from .bundled import BUNDLED_NAME, weights_dir
+from .paint import load_generator, pick_generator, resize_square, resolve_checkpoint
+from ..nets.sampling import generate, latents_for_seeds
 
 KAGGLE_SIZE = 256
 KAGGLE_MIN, KAGGLE_MAX = 7_000, 10_000
@@ -45,11 +46,8 @@ class ExportResult:
     upsampled_from: int | None
 
 
-def upsample(images: np.ndarray, size: int) -> np.ndarray:
-    """(N, h, w, 3) uint8 -> (N, size, size, 3) with Lanczos, a sharp and ringing-limited filter."""
-    if images.shape[1] == size:
-        return images
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.LANCZOS)) for im in images])
+# Lanczos: a sharp and ringing-limited filter; the one `paint --size` and `evaluate` use too.
+upsample = resize_square
 
 
 def _sha256(path: Path) -> str:
@@ -60,10 +58,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _training_images(checkpoint: Path, data: str | os.PathLike | None, resolution: int) -> np.ndarray:
-    from .data import load_dataset
+def _training_images(checkpoint: Path | None, data: str | os.PathLike | None, resolution: int) -> np.ndarray:
+    from ..data.dataset import load_dataset
 
-    if data is None:
+    if data is None and checkpoint is not None:
         run_json = checkpoint.parent.parent / "run.json"
         if not run_json.exists():
             raise UserError(f"checkpoint {checkpoint}: cannot find its training data; pass --data to check for near-copies")
@@ -89,14 +87,18 @@ def _recorded_metrics(checkpoint: Path) -> dict:
 
 
 def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
-                  num: int = 7_000, out: str | os.PathLike = "images.zip", seed: int = 0, ema: bool | None = None,
+                  weights: str | os.PathLike | None = None, num: int = 7_000, out: str | os.PathLike = "images.zip", seed: int = 0, ema: bool | None = None,
                   data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
                   quality: int = 95, batch_size: int = 64, device: str = "auto",
                   show_progress: bool = True, metrics: dict | None = None) -> ExportResult:
     """Paint `num` images (seeds seed, seed+1, ...), replace near-copies, and write the Kaggle zip.
 
+    The generator comes from `run` (its latest checkpoint), `checkpoint`, or `weights` (a generator
+    file with its card); with none of them, the painter bundled with monetgan paints.
+
     Args:
-        data: the training images to check against; defaults to the run's own data (run.json).
+        data: the training images to check against; defaults to the run's own data (run.json). A
+            generator file or the bundled painter has no run, so it needs `data` (Kaggle's zip works).
         near_copy_rms: RMS pixel distance (0-1) under which a painting counts as a copy.
         metrics: optional metrics to record in the manifest (e.g. from `evaluate`).
     """
@@ -112,10 +114,26 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         raise UserError(f"--out {out_path}: the submission is a zip file; give a name ending in .zip")
     if out_path.is_dir():
         raise UserError(f"--out {out_path} is a folder; give the zip file's name, e.g. {out_path / 'images.zip'}")
-    ckpt = resolve_checkpoint(run, checkpoint)
-    generator = load_generator(ckpt, ema=ema, device=device)
+    if run is not None or checkpoint is not None:
+        if weights is not None:
+            raise UserError("give only one of --run, --checkpoint or --weights")
+        ckpt: Path | None = resolve_checkpoint(run, checkpoint)
+        generator = load_generator(ckpt, ema=ema, device=device)
+        source = {"checkpoint": str(ckpt), "checkpoint_sha256": _sha256(ckpt / "generator.safetensors"),
+                  "ema": "generator_ema" if ema is not False and (ckpt / "generator_ema.safetensors").exists()
+                  else "generator"}
+    else:
+        if data is None:
+            what = f"--weights {weights}" if weights else "the bundled painter"
+            raise UserError(f"{what} has no run to find its paintings in; pass --data PAINTINGS (a folder, or "
+                            "Kaggle's gan-getting-started.zip) to check for near-copies")
+        ckpt = None
+        generator = pick_generator(None, None, weights, ema, device)
+        file = Path(weights) if weights else weights_dir() / f"{BUNDLED_NAME}.safetensors"
+        source = {"weights": str(file), "weights_sha256": _sha256(file)}
     resolution = generator.resolution
     reals = _training_images(ckpt, data, resolution)
+    who = f"checkpoint {ckpt}" if ckpt is not None else "this generator"
     started = time.perf_counter()
 
     # Paint, then re-draw near-copies from seeds beyond the requested range until none remain.
@@ -135,7 +153,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         if len(copies) == 0:
             break
         if round_ == 0 and len(copies) > MAX_COPY_FRACTION * num:
-            raise UserError(f"checkpoint {ckpt}: {len(copies) / num:.0%} of the paintings lie within RMS {near_copy_rms} "
+            raise UserError(f"{who}: {len(copies) / num:.0%} of the paintings lie within RMS {near_copy_rms} "
                             "of a training image; the generator copies (or has collapsed), so the export is refused: "
                             "use another checkpoint or train further")
         for j in copies:
@@ -144,7 +162,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         todo = copies
         bar.total += len(copies)
     else:
-        raise UserError(f"checkpoint {ckpt} keeps painting copies of training images after 20 re-draws; export refused")
+        raise UserError(f"{who} keeps painting copies of training images after 20 re-draws; export refused")
     bar.close()
 
     # Only two files are written, both beside each other: the zip and manifest.json, each through
@@ -166,15 +184,13 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         "num_images": num,
         "image_size": [KAGGLE_SIZE, KAGGLE_SIZE],
         "format": f"JPEG quality {quality}, RGB",
-        "checkpoint": str(ckpt),
-        "checkpoint_sha256": _sha256(ckpt / "generator.safetensors"),
-        "ema": "generator_ema" if ema is not False and (ckpt / "generator_ema.safetensors").exists() else "generator",
+        **source,
         "generator_resolution": resolution,
         "upsampling": f"Lanczos from {resolution}x{resolution} to {KAGGLE_SIZE}x{KAGGLE_SIZE}" if upsampled else None,
         "seeds": seeds,
         "near_copy_check": {"metric": "RMS pixel distance to the nearest training image at the generator's resolution",
                             "threshold": near_copy_rms, "training_images": len(reals), "replaced_seeds": replaced},
-        "metrics": metrics if metrics is not None else _recorded_metrics(ckpt),
+        "metrics": metrics if metrics is not None else _recorded_metrics(ckpt) if ckpt is not None else {},
         "seconds": round(time.perf_counter() - started, 1),
     }
     manifest_path = out_path.with_name("manifest.json")

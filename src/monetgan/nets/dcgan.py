@@ -7,27 +7,10 @@ exactly the DCGAN of the WGAN and WGAN-GP reference code (512-256-128-64).
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
-
-def level_widths(resolution: int, base_channels: int, max_channels: int) -> list[int]:
-    """Channel width at 4x4, 8x8, ..., resolution/2 (the levels between input and output)."""
-    levels = int(math.log2(resolution)) - 2  # number of 2x resamplings between 4x4 and `resolution`
-    return [min(max_channels, base_channels * 2 ** (levels - 1 - i)) for i in range(levels)]
-
-
-def critic_norm_layer(kind: str, channels: int) -> nn.Module:
-    if kind == "batchnorm":
-        return nn.BatchNorm2d(channels)
-    if kind == "layernorm":
-        # Normalise over (C, H, W) per sample, as WGAN-GP's reference critic does; no batch coupling.
-        return nn.GroupNorm(1, channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown critic norm {kind!r}")
+from .layers import critic_norm_layer, init_dcgan_weights, level_widths
 
 
 class Generator(nn.Module):
@@ -71,35 +54,3 @@ class Critic(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         return self.net(image).flatten()
-
-
-def init_dcgan_weights(module: nn.Module) -> None:
-    """DCGAN initialisation: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
-
-
-def count_parameters(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
-
-def build_generator(cfg) -> nn.Module:
-    """The generator a (resolved) `TrainConfig` describes."""
-    if cfg.architecture == "resnet":
-        from .resnet import ResNetGenerator
-
-        return ResNetGenerator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
-    return Generator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
-
-
-def build_critic(cfg) -> nn.Module:
-    """The critic a (resolved) `TrainConfig` describes."""
-    if cfg.architecture == "resnet":
-        from .resnet import ResNetCritic
-
-        return ResNetCritic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)
-    return Critic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)

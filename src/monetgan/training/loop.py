@@ -28,19 +28,19 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from . import __version__
+from ..version import __version__
 from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, remove_partial_checkpoints, save_checkpoint
-from .config import TrainConfig, build_config, check_resume_overrides, load_config, save_config
-from .data import load_dataset
-from .devices import pick_device
+from ..config import TrainConfig, build_config, check_resume_overrides, load_config, save_config
+from ..data.dataset import load_dataset
+from ..devices import pick_device
 from .distributed import Distributed, from_environment
-from .errors import UserError
-from .files import atomic_write_text
-from .images import make_grid, save_png
+from ..errors import UserError
+from ..files import atomic_write_text
+from ..data.images import make_grid, save_png
 from .logs import RunLog, truncate_log
-from .models import count_parameters
-from .sampling import generate, latents_for_seeds
-from .training import TrainingState, build_state, checkpoint_payload, restore_state, train_step
+from ..nets import count_parameters
+from ..nets.sampling import generate, latents_for_seeds
+from .step import TrainingState, build_state, checkpoint_payload, painter, restore_state, train_step
 
 try:  # advisory file locks; not available on Windows, where the lock is skipped
     import fcntl
@@ -123,13 +123,13 @@ class _GracefulStop:
 
 
 def _save(state: TrainingState, run_dir: Path, cfg: TrainConfig) -> Path:
+    painter(state)  # the EMA's BatchNorm statistics for its own weights, as they will paint from the checkpoint
     tensors, meta = checkpoint_payload(state)
     return save_checkpoint(run_dir, state.step, tensors, meta, cfg.to_dict(), keep=cfg.keep_checkpoints)
 
 
 def _save_frame(state: TrainingState, run_dir: Path, latents: torch.Tensor, log: RunLog) -> None:
-    painter = state.generator_ema if state.generator_ema is not None else state.generator
-    grid = make_grid(generate(painter, latents))
+    grid = make_grid(generate(painter(state), latents))
     save_png(grid, run_dir / "frames" / f"step-{state.step:06d}.png")
     log.add_image("fixed_latents", grid, state.step)
 
@@ -208,8 +208,9 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
             where = device if dist.world_size == 1 else (
                 f"{dist.world_size} processes ({device.type}, {cfg.batch_size // dist.world_size} images each)")
             say(f"{state.images.shape[0]} images at {cfg.resolution}px on {where}; loss={cfg.loss}, "
-                f"n_critic={cfg.n_critic}, batch={cfg.batch_size}; generator {count_parameters(state.generator):,} "
-                f"parameters, critic {count_parameters(state.critic):,} parameters")
+                f"n_critic={cfg.n_critic}, batch={cfg.batch_size}; {cfg.generator} generator "
+                f"{count_parameters(state.generator):,} parameters, {cfg.critic} critic "
+                f"{count_parameters(state.critic, trainable_only=True):,} trained parameters")
             return _loop(state, run_dir, cfg, show_progress, tensorboard, say, latest)
     finally:
         dist.close()
@@ -262,8 +263,9 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
     if state.step >= cfg.steps:
         say(f"{run_dir} is already at step {state.step} of {cfg.steps}; raise --steps to train further")
         return TrainResult(run_dir, state.step, checkpoint, False, {}, dist.rank)
-    if cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes:
-        say(f"{run_dir} has used its time limit ({state.wall_time / 60:.1f} min); raise time_limit_minutes to go on")
+    if _over_budget(state, cfg):
+        say(f"{run_dir} has used its time limit ({state.wall_time / 60:.1f} min, {state.cpu_time / 60:.1f} CPU-min); "
+            "raise time_limit_minutes or cpu_limit_minutes to go on")
         return TrainResult(run_dir, state.step, checkpoint, False, {}, dist.rank)
     latents = latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim)
     log = RunLog(run_dir, state.step, tensorboard=tensorboard) if main else None
@@ -275,12 +277,14 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
         with _GracefulStop(escalate=dist.world_size == 1) as stop:
             if state.step == 0:
                 dist.from_main(lambda: _save_frame(state, run_dir, latents, log))
-            last = time.perf_counter()
+            last, last_cpu = time.perf_counter(), time.process_time()
             while state.step < cfg.steps:
                 metrics = train_step(state)
-                now = time.perf_counter()
+                now, now_cpu = time.perf_counter(), time.process_time()
                 seconds, last = now - last, now
                 state.wall_time += seconds
+                state.cpu_time += now_cpu - last_cpu
+                last_cpu = now_cpu
                 step = state.step
                 # NaN/Inf is caught in the step it appears (one host sync per step), before any write.
                 nonfinite = _first_nonfinite(state, metrics)
@@ -289,17 +293,18 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                                      nonfinite or "a value on another process")
                     bar.reset(total=cfg.steps)
                     bar.update(state.step)
-                    last = time.perf_counter()
+                    last, last_cpu = time.perf_counter(), time.process_time()
                     continue
-                over_time = cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes
+                over_time = _over_budget(state, cfg)
                 # Every process decides alike: stop if any was signalled, the time limit by rank 0's clock.
                 stopping, over_time = dist.agree(stop.requested is not None, over_time)
                 # A wall-clock budget ends the run like its last step: final frame, log line and checkpoint.
                 last_step = step == cfg.steps or over_time
-                logged = step % cfg.log_every == 0 or last_step
+                logged = step % cfg.log_every == 0 or last_step or stopping  # the step a resume starts after
                 if logged:
                     record = {k: v.item() for k, v in dist.mean_metrics(metrics).items()}
-                    record.update(step=step, wall_time=round(state.wall_time, 3), seconds_per_step=seconds,
+                    record.update(step=step, wall_time=round(state.wall_time, 3), cpu_time=round(state.cpu_time, 3),
+                                  seconds_per_step=seconds,
                                   images_per_second=cfg.batch_size * record["n_critic"] / seconds)
                     bar.set_postfix(W=f"{record['wasserstein_estimate']:.4f}", G=f"{record['generator_loss']:.3f}",
                                     refresh=False)
@@ -311,7 +316,8 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                                                         record if logged else None, framed, saved, checkpoint))
                 bar.update(1)
                 if last_step and step < cfg.steps:
-                    say(f"time limit of {cfg.time_limit_minutes:g} min reached at step {step}; checkpoint {checkpoint}")
+                    say(f"time limit reached at step {step} ({state.wall_time / 60:.1f} min, {state.cpu_time / 60:.1f} CPU-min); "
+                        f"checkpoint {checkpoint}")
                     break
                 if stopping:
                     interrupted = True
@@ -322,6 +328,12 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
         if log is not None:
             log.close()
     return TrainResult(run_dir, state.step, checkpoint, interrupted, record, dist.rank)
+
+
+def _over_budget(state: TrainingState, cfg: TrainConfig) -> bool:
+    """Past the wall-clock or the CPU-time budget (CPU time: this process, all its threads)."""
+    return ((cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes)
+            or (cfg.cpu_limit_minutes > 0 and state.cpu_time >= 60 * cfg.cpu_limit_minutes))
 
 
 def _write_step(state: TrainingState, run_dir: Path, cfg: TrainConfig, log: RunLog, latents: torch.Tensor,

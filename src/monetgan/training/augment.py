@@ -17,7 +17,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from .devices import host_to_device
+from ..config import parse_policy
+from ..devices import host_to_device
 
 # (offset, global batch): the batch holds rows offset.. of a larger batch split over processes. Random
 # values are then drawn for the whole global batch and sliced, so every process advances the generator
@@ -89,15 +90,6 @@ POLICIES: dict[str, list[Transform]] = {
     "translation": [translation],
     "cutout": [cutout],
 }
-
-
-def parse_policy(policy: str) -> list[str]:
-    """'color,translation,cutout' -> its parts, validated; '' is no augmentation."""
-    names = [p.strip() for p in policy.split(",") if p.strip()]
-    unknown = [n for n in names if n not in POLICIES]
-    if unknown:
-        raise ValueError(f"unknown DiffAugment policy {unknown[0]!r}; use a comma list of {', '.join(POLICIES)}")
-    return names
 
 
 def diff_augment(x: torch.Tensor, policy: str, generator: torch.Generator, p: float = 1.0,

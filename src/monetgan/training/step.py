@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -22,12 +23,12 @@ from torch import nn
 from . import losses
 from .augment import diff_augment
 from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer_state
-from .config import TrainConfig
-from .data import BatchOrder, real_batch
-from .devices import enable_fast_gpu_math, host_to_device, memory_format
+from ..config import TrainConfig
+from ..data.dataset import BatchOrder, real_batch
+from ..devices import cpu_has_native_bf16, enable_fast_gpu_math, host_to_device, memory_format
 from .distributed import Distributed, sync_batchnorm
-from .errors import UserError
-from .models import build_critic, build_generator
+from ..errors import UserError
+from ..nets import build_critic, build_generator, critic_embed, critic_score, trainable_parameters
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainingState:
     step: int = 0
     critic_steps: int = 0  # critic updates so far, over all generator steps (schedules the lazy penalty)
     wall_time: float = 0.0  # seconds of training, summed over resumes
+    cpu_time: float = 0.0  # process CPU seconds of training (all threads), summed over resumes
     extra: dict[str, Any] = field(default_factory=dict)
     dist: Distributed = field(default_factory=Distributed)  # this process among torchrun's; default: the only one
 
@@ -66,14 +68,15 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
     torch.manual_seed(cfg.seed)
     enable_fast_gpu_math(device)
     generator, critic = build_generator(cfg), build_critic(cfg)
+    # The EMA never trains, so it keeps plain BatchNorm: its statistics are re-estimated locally.
+    ema = copy.deepcopy(generator).eval().requires_grad_(False) if cfg.ema_decay > 0 else None
     if dist.world_size > 1:
         # Shard statistics are not the global batch's: normalise with the global batch's instead.
         generator, critic = sync_batchnorm(generator), sync_batchnorm(critic)
     generator = generator.to(device, memory_format=memory_format(device))
     critic = critic.to(device, memory_format=memory_format(device))
-    ema = None
-    if cfg.ema_decay > 0:
-        ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    if ema is not None:
+        ema = ema.to(device, memory_format=memory_format(device))
     return TrainingState(
         cfg=cfg,
         device=device,
@@ -82,7 +85,7 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
         critic=critic,
         generator_ema=ema,
         generator_optimizer=make_optimizer(cfg, generator.parameters(), cfg.lr_generator, device),
-        critic_optimizer=make_optimizer(cfg, critic.parameters(), cfg.lr_critic, device),
+        critic_optimizer=make_optimizer(cfg, trainable_parameters(critic), cfg.lr_critic, device),
         rng=torch.Generator().manual_seed(cfg.seed + 1),
         order=BatchOrder(images.shape[0], cfg.seed),
         dist=dist,
@@ -90,9 +93,12 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
 
 
 def uses_bf16(cfg: TrainConfig, device: torch.device) -> bool:
-    """bf16 autocast: when asked for, or by default on CUDA. On CPU 'auto' stays fp32, because
-    without AMX (measured on this project's AVX2 machines) bf16 convolutions run slower than fp32."""
-    return cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
+    """bf16 autocast: when asked for, or by default on CUDA and on CPUs with native bf16 (AVX-512
+    BF16 or AMX). On other CPUs 'auto' stays fp32: there (this project's AVX2 machines) bf16
+    convolutions run slower than fp32."""
+    if cfg.precision != "auto":
+        return cfg.precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
 
 
 def _autocast(state: TrainingState):
@@ -143,16 +149,21 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
     with _autocast(state):
         with torch.no_grad():
             fake = state.generator(z)
-        # DiffAugment: the critic only ever sees augmented images, real and fake alike.
-        real, fake = _augment(state, real), _augment(state, fake.float())
-        real_scores = state.critic(real).float()
-        fake_scores = state.critic(fake).float()
+            # DiffAugment: the critic only ever sees augmented images, real and fake alike.
+            real, fake = _augment(state, real), _augment(state, fake.float())
+            # What the trained part of the critic sees: the images, or a projected critic's frozen
+            # features (no gradient needed through the feature network in a critic step).
+            real, fake = critic_embed(state.critic, real), critic_embed(state.critic, fake)
+        real_scores = critic_score(state.critic, real).float()
+        fake_scores = critic_score(state.critic, fake).float()
         loss = losses.critic_loss(cfg.loss, real_scores, fake_scores)
         stats = {}
         gp_weight = losses.lazy_penalty_weight(state.critic_steps, cfg.gp_every, cfg.gp_weight)
         if cfg.loss == "wgan-gp" and gp_weight > 0:
             epsilon = _local(state, torch.rand(cfg.batch_size, generator=state.rng))
-            penalty, penalty_grad_norm = losses.gradient_penalty(state.critic, real, fake, epsilon, gp_weight)
+            # In the critic's input space: pixels, or every projected feature scale together.
+            penalty, penalty_grad_norm = losses.gradient_penalty(partial(critic_score, state.critic), real, fake,
+                                                                 epsilon, gp_weight)
             loss = loss + penalty
             # Logged per unit weight, so lazy and dense runs plot on one scale.
             stats = {"gradient_penalty": penalty.detach() * (cfg.gp_weight / gp_weight),
@@ -179,7 +190,9 @@ def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
     """One generator update against the current critic (WGAN Algorithm 1, lines 9-11)."""
     cfg = state.cfg
     z = _latents(state, cfg.batch_size)
-    state.critic.requires_grad_(False)  # no critic weight gradients needed: saves a third of the backward
+    trained = trainable_parameters(state.critic)
+    for p in trained:  # no critic weight gradients needed: saves a third of the backward
+        p.requires_grad_(False)
     try:
         with _autocast(state):
             fake_scores = state.critic(_augment(state, state.generator(z).float())).float()
@@ -187,7 +200,8 @@ def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
         state.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
     finally:
-        state.critic.requires_grad_(True)
+        for p in trained:
+            p.requires_grad_(True)
     state.dist.average_gradients(state.generator)
     grad_norm = _grad_norm(state.generator)
     state.generator_optimizer.step()
@@ -206,6 +220,50 @@ def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> Non
     torch._foreach_lerp_(ema_params, params, 1.0 - d)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
+
+
+EMA_STATISTICS_SEED = 2**31 - 1  # latents for the EMA's BatchNorm statistics: the same at every call
+EMA_STATISTICS_IMAGES = 256
+
+
+@torch.no_grad()
+def standing_statistics(generator: nn.Module, device: torch.device, images: int = EMA_STATISTICS_IMAGES,
+                        batch_size: int = 32) -> None:
+    """Re-estimate a generator's BatchNorm running statistics from its own activations.
+
+    The EMA generator's weights are an average, so the raw generator's BatchNorm statistics (what
+    `update_ema` copies) do not describe its activations: painted in eval mode it can give washed-out
+    or blank images. BigGAN's "standing statistics" (Brock et al. 2019, appendix C.2) fix that: run
+    the EMA generator in training mode on fixed latents and keep the plain average of the batch
+    statistics. The latents come from their own seed, so the training RNG is untouched and a resumed
+    run computes the same numbers.
+    """
+    norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches below
+    was_training = generator.training
+    generator.train()
+    g = torch.Generator().manual_seed(EMA_STATISTICS_SEED)
+    try:
+        for start in range(0, images, batch_size):
+            generator(torch.randn(min(batch_size, images - start), generator.latent_dim, generator=g).to(device))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        generator.train(was_training)
+
+
+def painter(state: TrainingState) -> nn.Module:
+    """The generator that paints frames and is bundled: the EMA (with its own BatchNorm statistics)
+    when the run keeps one, else the raw generator."""
+    if state.generator_ema is None:
+        return state.generator
+    standing_statistics(state.generator_ema, state.device)
+    return state.generator_ema
 
 
 def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
@@ -248,6 +306,7 @@ def checkpoint_payload(state: TrainingState) -> tuple[dict[str, dict[str, torch.
         "data_order": state.order.state(),
         "optimizers": {"generator": g_meta, "critic": c_meta},
         "wall_time": state.wall_time,
+        "cpu_time": state.cpu_time,
         "critic_steps": state.critic_steps,
         **state.extra,
     }
@@ -293,3 +352,4 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
     if "rollbacks" in ckpt.state:  # divergences this run recovered from (trainer._roll_back)
         state.extra["rollbacks"] = int(ckpt.state["rollbacks"])
     state.wall_time = float(ckpt.state.get("wall_time", 0.0))
+    state.cpu_time = float(ckpt.state.get("cpu_time", 0.0))

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import critic_norm_layer, level_widths
+from .layers import critic_norm_layer, level_widths
 
 
 class UpBlock(nn.Module):

@@ -5,15 +5,29 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
 from torch import nn
 
-from .checkpoint import latest_checkpoint, load_checkpoint
-from .config import config_from_dict
-from .devices import pick_device
-from .errors import UserError
-from .images import make_grid, save_png
-from .models import build_generator
-from .sampling import generate, latents_for_seeds
+from ..training.checkpoint import latest_checkpoint, load_checkpoint
+from ..config import config_from_dict
+from ..devices import pick_device
+from ..errors import UserError
+from ..data.images import make_grid, save_png
+from ..nets import build_generator
+from ..nets.sampling import generate, latents_for_seeds
+
+
+def output_size(generator: nn.Module) -> int:
+    """The side a painter's pictures are delivered at: its card's `output_size` (bundled), else its own."""
+    return int(getattr(generator, "output_size", generator.resolution))
+
+
+def resize_square(images: np.ndarray, size: int) -> np.ndarray:
+    """(N, h, h, 3) uint8 -> (N, size, size, 3) with Lanczos (a no-op at the same size)."""
+    if images.shape[1] == size:
+        return images
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.Resampling.LANCZOS)) for im in images])
 
 
 def load_generator(checkpoint: str | os.PathLike, ema: bool | None = None, device: str = "auto") -> nn.Module:
@@ -70,15 +84,19 @@ def pick_generator(run: str | os.PathLike | None, checkpoint: str | os.PathLike 
 def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
           weights: str | os.PathLike | None = None, num: int = 16,
           out: str | os.PathLike = "paintings", seed: int = 0, grid: str | os.PathLike | None = None,
-          ema: bool | None = None, batch_size: int = 64, device: str = "auto") -> list[Path]:
+          ema: bool | None = None, batch_size: int = 64, device: str = "auto", size: int | None = None) -> list[Path]:
     """Paint `num` new images as PNGs named `seed000123.png` into `out`.
 
     The generator comes from `run` (its latest checkpoint), `checkpoint`, or `weights` (a
-    generator file written by `monetgan.bundled`, card beside it); with none of them, the
+    generator file written by `monetgan.painting.bundled`, card beside it); with none of them, the
     generator bundled with monetgan paints.
 
     Image i uses latent seed `seed + i`, so any painting can be reproduced alone, and the same
     seed always gives the same picture. `grid` also writes all of them as one PNG.
+
+    `size`: the side of the PNGs. None: the painter's output size, which is its own resolution for a
+    run's checkpoint and the size its card states for a bundled painter (256 px for the shipped one).
+    A larger size is upsampled with Lanczos, as `export-kaggle` does; `output_size(generator)` says so.
 
     Example:
         >>> monetgan.paint(num=16, out="paintings")  # the bundled generator  # doctest: +SKIP
@@ -88,11 +106,14 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
         raise UserError(f"--num must be at least 1, got {num}")
     if seed < 0:
         raise UserError(f"--seed must be 0 or more, got {seed}")
+    if size is not None and not 16 <= size <= 4096:
+        raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
     generator = pick_generator(run, checkpoint, weights, ema, device)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + num)
     images = generate(generator, latents_for_seeds(seeds, generator.latent_dim), batch_size=batch_size)
+    images = resize_square(images, size or output_size(generator))
     paths = []
     for s, image in zip(seeds, images):
         path = out_dir / f"seed{s:06d}.png"

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 LOG_FILE = "log.jsonl"
 
