@@ -11,7 +11,7 @@ from PIL import Image
 
 # Tiny networks: every test run of train() uses these unless it says otherwise.
 TINY = dict(resolution=32, generator_channels=8, critic_channels=8, max_channels=32, latent_dim=16,
-            batch_size=8, min_images=4, num_frame_samples=4, precision="fp32")
+            batch_size=8, min_images=4, num_frame_samples=4, precision="fp32", log_every=1, keep_checkpoints=0)
 
 
 def write_paintings(folder: Path, count: int = 12, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Path]:
@@ -69,7 +69,7 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_run")
     write_paintings(root / "data")
     run = root / "run"
-    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=2", "sample_every=1"]
+    set_items = [f"{k}={v}" for k, v in TINY.items()] + ["checkpoint_every=2", "sample_every=1", "gp_every=1"]
     result = subprocess.run([sys.executable, "-m", "monetgan", "train", "--data", str(root / "data"), "--run", str(run),
                              "--steps", "3", "--set", *set_items], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr

@@ -25,6 +25,8 @@ def test_shipped_weights_load_paint_and_match_their_card():
     assert images.shape == (2, 3, card["config"]["resolution"], card["config"]["resolution"])
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.05  # a picture, not a flat field
     assert (weights_dir() / "monet.safetensors").stat().st_size <= MAX_BYTES
+    # Paintings come out at 256 px: natively, or upsampled as the card says.
+    assert card.get("output_size", card["config"]["resolution"]) == 256
     for key in ("recipe", "steps_trained", "wall_time_seconds", "hardware", "metrics", "data", "command"):
         assert key in card, key
 
@@ -35,9 +37,11 @@ def test_paint_without_a_run_uses_the_bundled_generator(tmp_path):
     assert result.returncode == 0, result.stderr
     files = sorted((tmp_path / "o").glob("*.png"))
     assert [f.name for f in files] == ["seed000000.png", "seed000001.png", "seed000002.png"]
-    size = read_card()["config"]["resolution"]
+    card = read_card()
+    size = card.get("output_size", card["config"]["resolution"])  # the size the card promises
     pixels = [np.asarray(Image.open(f)) for f in files]
     assert all(p.shape == (size, size, 3) for p in pixels)
+    assert f"{size}x{size} px" in result.stdout
     assert not np.array_equal(pixels[0], pixels[1])
 
 
@@ -93,6 +97,22 @@ def test_unknown_card_format_is_refused(bundled_pair):
     (folder / "tiny.json").write_text(json.dumps(card))
     with pytest.raises(monetgan.UserError, match="format"):
         load_bundled("tiny", device="cpu", folder=folder)
+
+
+def test_paint_size_flag_upsamples_and_native_is_the_default_for_a_run(bundled_pair, tmp_path):
+    folder, ckpt = bundled_pair
+    native = np.asarray(Image.open(monetgan.paint(checkpoint=ckpt, num=1, out=tmp_path / "n")[0]))
+    big = np.asarray(Image.open(monetgan.paint(checkpoint=ckpt, num=1, out=tmp_path / "b", size=96)[0]))
+    assert native.shape[0] == 32 and big.shape == (96, 96, 3)
+    # The upsampled painting is the native one, enlarged: shrinking it back lands close to the original.
+    back = np.asarray(Image.fromarray(big).resize((32, 32), Image.Resampling.LANCZOS)).astype(int)
+    assert np.abs(back - native.astype(int)).mean() < 6
+
+
+def test_export_kaggle_from_a_generator_file_needs_the_paintings(bundled_pair, tmp_path):
+    folder, _ = bundled_pair
+    with pytest.raises(monetgan.UserError, match="--data"):
+        monetgan.export_kaggle(weights=folder / "tiny.safetensors", out=tmp_path / "x.zip", num=7000)
 
 
 def test_weights_flag_needs_a_safetensors_file(tmp_path):

@@ -54,7 +54,8 @@ def test_argparse_mistake_is_one_line(tmp_path):
 
 
 def test_dry_run_prints_resolved_config_and_writes_nothing(tmp_path):
-    result = run_cli("train", "--data", tmp_path, "--run", tmp_path / "run", "--loss", "wgan", "--dry-run")
+    result = run_cli("train", "--data", tmp_path, "--run", tmp_path / "run", "--preset", "wgan-gp-64", "--loss", "wgan",
+                     "--dry-run")
     assert result.returncode == 0, result.stderr
     cfg = json.loads(result.stdout)
     assert (cfg["loss"], cfg["optimizer"], cfg["lr_critic"], cfg["clip_value"]) == ("wgan", "rmsprop", 5e-5, 0.01)

@@ -112,7 +112,7 @@ def bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, name: str 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Write a checkpoint's generator as monetgan's bundled weights.")
     parser.add_argument("--checkpoint", required=True, help="checkpoint folder to bundle")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "weights"), help="output folder")
+    parser.add_argument("--out", default=str(weights_dir()), help="output folder (default: the package's weights/)")
     parser.add_argument("--name", default=BUNDLED_NAME)
     parser.add_argument("--card-extra", help="JSON file whose keys are added to the card (recipe, metrics, ...)")
     parser.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
