@@ -55,9 +55,14 @@ def test_num_outside_kaggle_range_is_refused(tiny_run, tmp_path, num):
     assert not (tmp_path / "x.zip").exists()
 
 
-def test_collapsed_generator_is_refused(tiny_run, tmp_path):
-    """The 3-step generator paints nearly the same picture for every seed: at the default threshold it copies."""
-    run, _ = tiny_run
+def test_collapsed_generator_is_refused(paintings, tmp_path):
+    """A 3-step DCGAN generator paints nearly the same picture for every seed: at the default threshold it copies."""
+    import monetgan
+    from conftest import TINY
+
+    run = tmp_path / "dcgan"
+    monetgan.train(paintings, run, preset="wgan-gp-64", steps=3, checkpoint_every=3, show_progress=False,
+                   tensorboard=False, **TINY)
     planted = tmp_path / "train"
     paint(run, num=1, seed=3, out=planted)
     with pytest.raises(UserError, match="export is refused"):
