@@ -124,10 +124,13 @@ def test_recipe_pieces_are_recorded_in_the_run_config(paintings, tmp_path):
     saved = json.loads((run / "config.json").read_text())
     assert (saved["diffaugment"], saved["gp_every"], saved["architecture"], saved["ema_decay"]) == \
         ("color,cutout", 4, "resnet", 0.99)
-    off = tmp_path / "off"
-    monetgan.train(paintings, off, steps=1, show_progress=False, tensorboard=False, **TINY)
+    off = tmp_path / "off"  # a pixel preset leaves them off unless asked
+    monetgan.train(paintings, off, preset="wgan-gp-64", steps=1, show_progress=False, tensorboard=False, **TINY)
     saved = json.loads((off / "config.json").read_text())
     assert (saved["diffaugment"], saved["gp_every"], saved["architecture"]) == ("", 1, "dcgan")
+    default = monetgan.train(paintings, tmp_path / "d", dry_run=True, **TINY)  # the default preset has them on
+    assert (default.critic, default.generator, default.diffaugment, default.gp_every) == \
+        ("projected", "upsample", "color,translation,cutout", 4)
 
 
 def test_a_recipe_piece_cannot_change_on_resume(paintings, tmp_path):
