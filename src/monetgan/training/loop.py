@@ -123,13 +123,14 @@ class _GracefulStop:
 
 
 def _save(state: TrainingState, run_dir: Path, cfg: TrainConfig) -> Path:
-    painter(state)  # the EMA's BatchNorm statistics for its own weights, as they will paint from the checkpoint
+    """A checkpoint of `state`; call `painter(state)` first, so the EMA's BatchNorm statistics are its own."""
     tensors, meta = checkpoint_payload(state)
     return save_checkpoint(run_dir, state.step, tensors, meta, cfg.to_dict(), keep=cfg.keep_checkpoints)
 
 
-def _save_frame(state: TrainingState, run_dir: Path, latents: torch.Tensor, log: RunLog) -> None:
-    grid = make_grid(generate(painter(state), latents))
+def _save_frame(state: TrainingState, run_dir: Path, latents: torch.Tensor, log: RunLog,
+                painting: torch.nn.Module) -> None:
+    grid = make_grid(generate(painting, latents))
     save_png(grid, run_dir / "frames" / f"step-{state.step:06d}.png")
     log.add_image("fixed_latents", grid, state.step)
 
@@ -276,7 +277,7 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
     try:
         with _GracefulStop(escalate=dist.world_size == 1) as stop:
             if state.step == 0:
-                dist.from_main(lambda: _save_frame(state, run_dir, latents, log))
+                dist.from_main(lambda: _save_frame(state, run_dir, latents, log, painter(state)))
             last, last_cpu = time.perf_counter(), time.process_time()
             while state.step < cfg.steps:
                 metrics = train_step(state)
@@ -341,8 +342,10 @@ def _write_step(state: TrainingState, run_dir: Path, cfg: TrainConfig, log: RunL
     """A step's files (rank 0): its log line, frame and checkpoint, as asked; returns the latest checkpoint."""
     if record is not None:
         log.write(dict(sorted(record.items())))
+    # The EMA's standing statistics, computed once whether the step frames, saves or both.
+    painting = painter(state) if framed or saved else None
     if framed:
-        _save_frame(state, run_dir, latents, log)
+        _save_frame(state, run_dir, latents, log, painting)
     if saved:
         checkpoint = _save(state, run_dir, cfg)
     return checkpoint
