@@ -28,7 +28,8 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {}
     for flag, key in (("loss", "loss"), ("resolution", "resolution"), ("steps", "steps"),
-                      ("n_critic", "n_critic"), ("batch_size", "batch_size"), ("seed", "seed")):
+                      ("n_critic", "n_critic"), ("batch_size", "batch_size"), ("seed", "seed"),
+                      ("init_from", "init_from")):
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
     overrides.update(parse_set_items([item for group in args.set or [] for item in group]))
@@ -69,6 +70,28 @@ def _plot(args: argparse.Namespace) -> int:
     from .reports.plotting import plot
 
     print(f"wrote {plot(args.run_dir, args.out)}")
+    return 0
+
+
+def _interpolate(args: argparse.Namespace) -> int:
+    from .painting.interpolate import interpolate, parse_seeds
+
+    out = interpolate(parse_seeds(args.seeds), args.out, frames=args.frames, mode=args.mode, run=args.run,
+                      checkpoint=args.checkpoint, weights=args.weights, ema=args.ema, device=args.device,
+                      size=args.size, fps=args.fps)
+    print(f"wrote {out} ({args.frames} frames, {args.mode})")
+    return 0
+
+
+def _studio(args: argparse.Namespace) -> int:
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise UserError("the studio needs its extra: pip install 'monetgan[studio]'") from None
+    from .studio.server import serve
+
+    serve(args.run_dirs, host=args.host, port=args.port, device=args.device, size=args.size)
     return 0
 
 
@@ -137,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-critic", type=int, help="critic steps per generator step (default 5; 1 for gan)")
     p.add_argument("--batch-size", type=int, help="images per batch")
     p.add_argument("--seed", type=int, help="seed for initialisation, data order and noise")
+    p.add_argument("--init-from", metavar="SOURCE",
+                   help="start the generator from a painter instead of random weights: 'bundled' (the Monet "
+                        "painter shipped with monetgan), a .safetensors with its .json card, or a checkpoint "
+                        "folder; the critic starts fresh (fine-tuning on your own paintings)")
     p.add_argument("--set", action="append", nargs="+", metavar="KEY=VALUE",
                    help="override any config key, e.g. --set checkpoint_every=100 sample_every=50")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -200,6 +227,33 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_export_kaggle)
+
+    p = sub.add_parser("interpolate", help="a walk between paintings' latents (slerp), as a GIF or MP4",
+                       description="Paint a smooth walk through the latents of --seeds, in order, and write it "
+                                   "as .gif or .mp4 (by --out's suffix; an existing file is replaced).")
+    _add_checkpoint_source_args(p)
+    p.add_argument("--weights", help="a generator .safetensors with its .json card beside it")
+    p.add_argument("--seeds", required=True, help="two or more seeds, e.g. 3,17,42 (the walk passes through each)")
+    p.add_argument("--frames", type=int, default=60, help="frames in the whole walk (default 60)")
+    p.add_argument("--mode", choices=("slerp", "lerp"), default="slerp",
+                   help="spherical (default, right for Gaussian latents) or linear interpolation")
+    p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
+    p.add_argument("--size", type=int, help="side of the frames in pixels (default: as monetgan paint)")
+    p.add_argument("--out", required=True, help="output .gif or .mp4")
+    _add_generator_args(p)
+    p.set_defaults(func=_interpolate)
+
+    p = sub.add_parser("studio", help="a local web page: gallery, walks between paintings, live run dashboards",
+                       description="Serve the studio on 127.0.0.1: the bundled painter's gallery, walks, and a live "
+                                   "dashboard for each RUN_DIR (a run's latest checkpoint, or a checkpoint folder, "
+                                   "also paints). Needs: pip install 'monetgan[studio]'.")
+    p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run folders or checkpoint folders")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; anything else is reachable by others)")
+    p.add_argument("--size", type=int, help="side of the paintings in pixels (default: as monetgan paint)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.set_defaults(func=_studio)
 
     p = sub.add_parser("presets", help="list the shipped presets")
     p.set_defaults(func=_presets)

@@ -86,6 +86,7 @@ class TrainConfig:
     max_channels: int = 512  # cap, so 256 px nets stay a sensible size
     critic_norm: str = "auto"  # auto: layernorm for wgan-gp (per-sample penalty), batchnorm otherwise (as the papers)
     ema_decay: float = 0.999  # exponential moving average of the generator; 0 disables it
+    init_from: str = ""  # "" (random) | bundled | FILE.safetensors | checkpoint folder: the generator's start
 
     # --- data ------------------------------------------------------------------------------
     hflip: bool = True

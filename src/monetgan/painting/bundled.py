@@ -16,60 +16,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
+from safetensors.torch import save_file
 
 from ..training.checkpoint import load_checkpoint
 from ..config import config_from_dict
-from ..devices import pick_device
 from ..errors import UserError
 from ..files import atomic_output, atomic_write_text
 from ..nets import build_generator, count_parameters
+# The file format lives with the networks, so training can start from a painter too (--init-from).
+from ..nets.generator_file import BUNDLED_NAME, CARD_FORMAT, load_bundled, read_card, weights_dir  # noqa: F401
 
-CARD_FORMAT = 1
-BUNDLED_NAME = "monet"
 MAX_BYTES = 20 * 2**20
-
-
-def weights_dir() -> Path:
-    return Path(str(resources.files("monetgan") / "weights"))
-
-
-def read_card(name: str = BUNDLED_NAME, folder: Path | None = None) -> dict[str, Any]:
-    path = (folder or weights_dir()) / f"{name}.json"
-    try:
-        card = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"no bundled generator at {path}; pass --run RUN_DIR or --checkpoint DIR") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise UserError(f"bundled generator card {path} is unreadable ({exc}); reinstall monetgan") from None
-    if card.get("format_version") != CARD_FORMAT:
-        raise UserError(f"{path}: card format {card.get('format_version')!r} is not {CARD_FORMAT}; upgrade monetgan")
-    return card
-
-
-def load_bundled(name: str = BUNDLED_NAME, device: str = "auto", folder: Path | None = None) -> nn.Module:
-    """The bundled generator, validated against its card, in fp32 and eval mode."""
-    folder = folder or weights_dir()
-    card = read_card(name, folder)
-    cfg = config_from_dict(card["config"], f"{folder / name}.json")
-    generator = build_generator(cfg)
-    path = folder / f"{name}.safetensors"
-    try:
-        weights = load_file(str(path))
-        generator.load_state_dict({k: v.float() for k, v in weights.items()})
-    except (OSError, RuntimeError) as exc:  # missing file, bad header, or names/shapes that do not fit
-        raise UserError(f"bundled weights {path} do not load ({str(exc).splitlines()[0]}); reinstall monetgan") from None
-    if count_parameters(generator) != card["parameters"]:
-        raise UserError(f"{path}: {count_parameters(generator)} parameters, but its card says {card['parameters']}")
-    # Its pictures are delivered at the card's output size (upsampled with Lanczos when larger).
-    generator.output_size = int(card.get("output_size", cfg.resolution))
-    return generator.to(pick_device(device)).eval()
 
 
 def bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, name: str = BUNDLED_NAME,

@@ -41,6 +41,7 @@ from .logs import RunLog, truncate_log
 from ..nets import count_parameters
 from ..nets.sampling import generate, latents_for_seeds
 from .step import TrainingState, build_state, checkpoint_payload, painter, restore_state, train_step
+from .warm_start import InitialGenerator, load_initial_generator, start_from
 
 try:  # advisory file locks; not available on Windows, where the lock is skipped
     import fcntl
@@ -135,7 +136,8 @@ def _save_frame(state: TrainingState, run_dir: Path, latents: torch.Tensor, log:
     log.add_image("fixed_latents", grid, state.step)
 
 
-def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprint: str, images: torch.Tensor) -> None:
+def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprint: str, images: torch.Tensor,
+                         initial: InitialGenerator | None) -> None:
     save_config(cfg, run_dir / "config.json")
     info = {
         "data": str(data.resolve()),
@@ -144,6 +146,7 @@ def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprin
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "monetgan_version": __version__,
         "torch_version": torch.__version__,
+        **(initial.provenance if initial is not None else {}),
     }
     atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
     save_png(make_grid(images[:64].permute(0, 2, 3, 1).numpy()), run_dir / "reals.png")
@@ -202,6 +205,9 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
             if prep.checkpoint is not None:
                 restore_state(state, prep.checkpoint)
                 say(f"resuming {run_dir} from {prep.checkpoint.path.name}")
+            elif prep.initial is not None:
+                start_from(state.generator, state.generator_ema, prep.initial)
+                say(f"generator starts from {cfg.init_from} ({prep.initial.provenance['init_file']}); the critic starts fresh")
             latest = latest_checkpoint(run_dir) if dist.is_main else prep.checkpoint and prep.checkpoint.path
             del prep  # the loaded checkpoint's tensors are in the state now
             if dist.is_main:
@@ -225,6 +231,7 @@ class _Prepared:
     images: torch.Tensor  # (N, 3, R, R) uint8
     fingerprint: str
     checkpoint: Checkpoint | None  # to resume from
+    initial: InitialGenerator | None  # weights a new run's generator starts from (init_from)
 
 
 def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, overrides: dict[str, Any],
@@ -236,6 +243,10 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, 
     pick_device(cfg.device)
     run_dir.mkdir(parents=True, exist_ok=True)
     held.enter_context(_RunLock(run_dir))
+    # A run with no checkpoint yet starts from its init_from painter: checked before the data is
+    # decoded and before any file is written.
+    starting = not resuming or latest_checkpoint(run_dir) is None
+    initial = load_initial_generator(cfg.init_from, cfg) if starting and cfg.init_from else None
     dataset = load_dataset(data_path, cfg.resolution, show_progress=show_progress)
     if dataset.skipped:
         atomic_write_text(run_dir / "skipped.txt", "".join(
@@ -252,9 +263,9 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, 
         raise UserError(f"--data {data_path} differs from the images this run was trained on; "
                         "pass the original data to resume, or start a new --run")
     if ckpt_path is None and (not resuming or not (run_dir / "run.json").exists()):
-        _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images)
+        _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images, initial)
     checkpoint = load_checkpoint(ckpt_path) if ckpt_path is not None else None
-    return _Prepared(cfg, dataset.images, fingerprint, checkpoint)
+    return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial)
 
 
 def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: bool, tensorboard: bool,

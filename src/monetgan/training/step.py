@@ -209,13 +209,16 @@ def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int, warm: bool = False) -> None:
     """ema <- d * ema + (1 - d) * model with d = min(decay, (1 + step) / (10 + step)).
 
     The warm-up term keeps early EMA weights from being dominated by the random initialisation.
-    Buffers (BatchNorm running statistics) are copied, not averaged.
+    A warm-started run (`warm`, see training/warm_start.py) has nothing random to forget: its EMA
+    starts from a trained painter and keeps the full decay from step 0, so the painter is not
+    dragged along while the fresh critic learns. Buffers (BatchNorm running statistics) are copied,
+    not averaged.
     """
-    d = min(decay, (1 + step) / (10 + step))
+    d = decay if warm else min(decay, (1 + step) / (10 + step))
     ema_params, params = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ema_params, params, 1.0 - d)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
@@ -277,7 +280,7 @@ def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
         metrics = critic_step(state)
     metrics.update(generator_step(state))
     if state.generator_ema is not None:
-        update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step)
+        update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step, warm=bool(state.cfg.init_from))
     state.step += 1
     metrics["n_critic"] = torch.tensor(n_critic)
     return metrics

@@ -1,0 +1,83 @@
+"""init_from: a new run's generator starts from a painter, exactly, and a painter that does not fit is refused."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import monetgan
+from monetgan.errors import UserError
+from monetgan.files import sha256_of_file
+from monetgan.painting.bundled import bundle
+from monetgan.training.step import update_ema
+
+from conftest import TINY
+from test_cli import TINY_SET, assert_one_line_error, run_cli
+from test_resume import digests
+
+
+@pytest.fixture
+def source(paintings, tmp_path):
+    """A tiny painter (a trained checkpoint, bundled as a .safetensors + card) to start from."""
+    run = monetgan.train(paintings, tmp_path / "source", show_progress=False, tensorboard=False,
+                         **dict(TINY, steps=3, checkpoint_every=3, seed=7))
+    return bundle(run.checkpoint, tmp_path / "w", name="tiny"), run.checkpoint
+
+
+def test_generator_and_ema_start_as_the_source_painter(paintings, tmp_path, source):
+    file, _ = source
+    monetgan.train(paintings, tmp_path / "warm", show_progress=False, tensorboard=False,
+                   **dict(TINY, steps=1, checkpoint_every=1, init_from=str(file), ema_decay=0.9))
+    # After one step the EMA is 0.9 * source + 0.1 * trained generator: the full decay, no warm-up
+    # term (which would give d = 0.1 and forget the painter at once).
+    src = load_file(str(file))
+    ckpt = tmp_path / "warm" / "checkpoints" / "step-000001"
+    ema, gen = load_file(str(ckpt / "generator_ema.safetensors")), load_file(str(ckpt / "generator.safetensors"))
+    weight = next(k for k, v in src.items() if v.dim() == 4)  # a conv weight: averaged, not copied
+    assert not torch.equal(gen[weight], src[weight])  # the generator trained
+    torch.testing.assert_close(ema[weight], 0.9 * src[weight] + 0.1 * gen[weight])
+    info = json.loads((tmp_path / "warm" / "run.json").read_text())
+    assert info["init_from"] == str(file) and info["init_sha256"] == sha256_of_file(file)
+
+
+def test_a_cold_run_differs_from_a_warm_one(paintings, tmp_path, source):
+    file, _ = source
+    settings = dict(TINY, steps=1, checkpoint_every=1)
+    cold = monetgan.train(paintings, tmp_path / "cold", show_progress=False, tensorboard=False, **settings)
+    warm = monetgan.train(paintings, tmp_path / "warm", show_progress=False, tensorboard=False,
+                          **settings, init_from=str(file))
+    assert digests(cold.checkpoint)["generator.safetensors"] != digests(warm.checkpoint)["generator.safetensors"]
+
+
+def test_a_checkpoint_folder_is_a_source_and_resume_is_exact(paintings, tmp_path, source):
+    _, checkpoint = source
+    settings = dict(TINY, steps=4, checkpoint_every=2, init_from=str(checkpoint))
+    straight = monetgan.train(paintings, tmp_path / "a", show_progress=False, tensorboard=False, **settings)
+    monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, **{**settings, "steps": 2})
+    resumed = monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, steps=4)
+    assert digests(straight.checkpoint) == digests(resumed.checkpoint)
+
+
+def test_ema_warm_flag_keeps_the_full_decay():
+    ema, model = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    before = ema.weight.detach().clone()
+    update_ema(ema, model, 0.99, step=0, warm=True)
+    torch.testing.assert_close(ema.weight, 0.99 * before + 0.01 * model.weight)
+
+
+def test_a_painter_that_does_not_fit_is_refused_before_the_run_is_written(paintings, tmp_path, source):
+    file, _ = source
+    with pytest.raises(UserError, match="does not fit"):
+        monetgan.train(paintings, tmp_path / "wide", show_progress=False, tensorboard=False,
+                       **dict(TINY, generator_channels=16, init_from=str(file)))
+    assert not (tmp_path / "wide" / "config.json").exists()
+
+
+def test_cli_init_from_errors_are_one_line(paintings, tmp_path):
+    result = run_cli("train", "--data", paintings, "--run", tmp_path / "r", "--resolution", "32",
+                     "--init-from", tmp_path / "missing.safetensors", "--set", *TINY_SET)
+    assert_one_line_error(result, "--init-from", "missing.safetensors")
+    result = run_cli("train", "--data", paintings, "--run", tmp_path / "r2", "--resolution", "32",
+                     "--init-from", "bundled", "--set", *TINY_SET)
+    assert_one_line_error(result, "--init-from bundled", "does not fit")
