@@ -46,6 +46,8 @@ def load_generator(checkpoint: str | os.PathLike, ema: bool | None = None, devic
         generator.load_state_dict(weights)
     except RuntimeError as exc:
         raise UserError(f"checkpoint {ckpt.path}: generator weights do not match its config ({str(exc).splitlines()[0]})") from None
+    # Which weights paint, for the PNG metadata (`painter_source`).
+    generator.painter_source = f"checkpoint {ckpt.path.resolve()} ({'EMA' if has_ema and ema is not False else 'raw'} generator)"
     return generator.to(pick_device(device)).eval()
 
 
@@ -66,8 +68,12 @@ def resolve_checkpoint(run: str | os.PathLike | None, checkpoint: str | os.PathL
 
 def pick_generator(run: str | os.PathLike | None, checkpoint: str | os.PathLike | None,
                    weights: str | os.PathLike | None, ema: bool | None, device: str) -> nn.Module:
-    """The generator named by --run, --checkpoint or --weights; with none of them, the bundled one."""
-    from .bundled import load_bundled
+    """The generator named by --run, --checkpoint or --weights; with none of them, the bundled one.
+
+    Its `painter_source` attribute names it (the bundled painter, a weights file, or a checkpoint
+    folder and which of its generators), for the metadata of the PNGs it paints.
+    """
+    from .bundled import BUNDLED_NAME, load_bundled
 
     if weights is not None:
         if run is not None or checkpoint is not None:
@@ -75,10 +81,35 @@ def pick_generator(run: str | os.PathLike | None, checkpoint: str | os.PathLike 
         path = Path(weights)
         if path.suffix != ".safetensors":
             raise UserError(f"--weights {path}: expected a .safetensors file with its .json card beside it")
-        return load_bundled(path.stem, device=device, folder=path.parent)
+        generator = load_bundled(path.stem, device=device, folder=path.parent)
+        generator.painter_source = f"weights {path.resolve()}"
+        return generator
     if run is None and checkpoint is None:
-        return load_bundled(device=device)  # the shipped Monet generator: works offline on a fresh install
+        generator = load_bundled(device=device)  # the shipped Monet generator: works offline on a fresh install
+        generator.painter_source = f"bundled {BUNDLED_NAME}"
+        return generator
     return load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
+
+
+def painting_metadata(generator: nn.Module, seed: int) -> dict[str, str]:
+    """The PNG tEXt chunks of one painting: its seed and the painter (checkpoint) that painted it.
+
+    `paint` and the studio's downloads both use it, so the same seed gives the same file bytes.
+    """
+    from ..version import __version__
+
+    return {"Seed": str(seed), "Painter": str(getattr(generator, "painter_source", "unknown")),
+            "Software": f"monetgan {__version__}"}
+
+
+def paint_seeds(generator: nn.Module, seeds: list[int] | range, size: int | None = None) -> np.ndarray:
+    """(len(seeds), size, size, 3) uint8: each seed's painting, at `size` (default `output_size`).
+
+    One forward pass per seed: batched convolutions on CPU may round differently with the batch's
+    size, so painting each seed alone is what makes its picture independent of its neighbours.
+    """
+    images = generate(generator, latents_for_seeds(seeds, generator.latent_dim), batch_size=1)
+    return resize_square(images, size or output_size(generator))
 
 
 def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
@@ -92,7 +123,9 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
     generator bundled with monetgan paints.
 
     Image i uses latent seed `seed + i`, so any painting can be reproduced alone, and the same
-    seed always gives the same picture. `grid` also writes all of them as one PNG.
+    seed always gives the same picture (each seed is painted by its own forward pass; `batch_size`
+    is kept for compatibility). Each PNG carries its seed and painter as tEXt chunks
+    (`painting_metadata`). `grid` also writes all of them as one PNG.
 
     `size`: the side of the PNGs. None: the painter's output size, which is its own resolution for a
     run's checkpoint and the size its card states for a bundled painter (256 px for the shipped one).
@@ -112,12 +145,11 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + num)
-    images = generate(generator, latents_for_seeds(seeds, generator.latent_dim), batch_size=batch_size)
-    images = resize_square(images, size or output_size(generator))
+    images = paint_seeds(generator, seeds, size)
     paths = []
     for s, image in zip(seeds, images):
         path = out_dir / f"seed{s:06d}.png"
-        save_png(image, path)
+        save_png(image, path, painting_metadata(generator, s))
         paths.append(path)
     if grid is not None:
         grid_path = Path(grid)

@@ -1,0 +1,149 @@
+"""The studio's web app: a Starlette app serving one static page and a small JSON/PNG API.
+
+Routes (painters and runs are named by index, never by path, so a URL cannot point at a file):
+  GET /                                  the page (static/index.html)
+  GET /static/...                        its JS and CSS (package data)
+  GET /api/info                          painters and runs
+  GET /api/paint/{p}/{seed}.png          seed's painting by painter p (?download=1: as an attachment)
+  GET /api/walk/{p}/frame.png            one frame of a walk (?seeds=3,17&frames=60&mode=slerp&i=0)
+  GET /api/walk/{p}/walk.{gif,mp4}       the whole walk as a file (same query, plus fps)
+  GET /api/runs/{r}                      run r's dashboard summary (the page polls it)
+  GET /runs/{r}/files/{path}             a file inside run r's folder (frames), checked by RunFolder.safe_file
+
+Endpoints are plain functions: Starlette runs them in its thread pool, so a forward pass never
+blocks the event loop, and the painters' locks keep passes on one generator apart.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ..errors import UserError
+from ..painting.interpolate import MODES, parse_seeds
+from .painters import PainterPool
+from .runs import RunFolder
+
+STATIC_DIR = Path(__file__).parent / "static"
+# The page asks for at most this many frames per walk and seeds per gallery page; beyond is refused
+# rather than letting one request keep a painter busy for minutes.
+MAX_WALK_FRAMES = 240
+MAX_SEED = 2**31 - 1
+_NO_STORE = {"Cache-Control": "no-store"}
+_SECURITY = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:"}
+
+
+def _bad(message: str, status: int = 400) -> PlainTextResponse:
+    return PlainTextResponse(message, status_code=status)
+
+
+def _int(request: Request, name: str, default: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise UserError(f"missing ?{name}=")
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise UserError(f"?{name}= must be a whole number") from None
+
+
+def _walk_query(request: Request) -> tuple[list[int], int, str]:
+    seeds = parse_seeds(request.query_params.get("seeds", ""))
+    frames = _int(request, "frames", 60)
+    mode = request.query_params.get("mode", "slerp")
+    if mode not in MODES:
+        raise UserError(f"mode must be one of {', '.join(MODES)}")
+    if not 2 <= len(seeds) <= 16 or not all(0 <= s <= MAX_SEED for s in seeds):
+        raise UserError("give 2 to 16 seeds, each 0 or more")
+    if not len(seeds) <= frames <= MAX_WALK_FRAMES:
+        raise UserError(f"frames must lie in {len(seeds)}..{MAX_WALK_FRAMES}")
+    return seeds, frames, mode
+
+
+def create_app(painters: PainterPool, runs: list[RunFolder]) -> Starlette:
+    """The studio app over these painters and run folders."""
+
+    def guarded(endpoint):
+        """A user mistake in a query is a 400 with one line; an unknown index is a 404."""
+        def wrapped(request: Request) -> Response:
+            try:
+                response = endpoint(request)
+            except UserError as exc:
+                response = _bad(str(exc))
+            except (KeyError, IndexError):
+                response = _bad("not found", 404)
+            response.headers.update(_SECURITY)
+            return response
+        return wrapped
+
+    def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers=_NO_STORE)
+
+    def info(request: Request) -> Response:
+        return JSONResponse({"painters": painters.describe(),
+                             "runs": [{"index": i, "name": run.name} for i, run in enumerate(runs)]})
+
+    def painting(request: Request) -> Response:
+        index, seed = int(request.path_params["painter"]), int(request.path_params["seed"])
+        if seed > MAX_SEED:
+            raise UserError(f"seed must lie in 0..{MAX_SEED}")
+        data = painters.painting_png(index, seed)
+        headers = {"Cache-Control": "no-cache"}
+        if request.query_params.get("download"):
+            headers["Content-Disposition"] = f'attachment; filename="seed{seed:06d}.png"'
+        return Response(data, media_type="image/png", headers=headers)
+
+    def walk_frame(request: Request) -> Response:
+        seeds, frames, mode = _walk_query(request)
+        data = painters.walk_frame_png(int(request.path_params["painter"]), seeds, frames, mode, _int(request, "i"))
+        return Response(data, media_type="image/png", headers={"Cache-Control": "no-cache"})
+
+    def walk_file(request: Request) -> Response:
+        if request.path_params["fmt"] not in ("gif", "mp4"):
+            raise KeyError(request.path_params["fmt"])
+        seeds, frames, mode = _walk_query(request)
+        suffix = "." + request.path_params["fmt"]
+        fps = _int(request, "fps", 24)
+        if not 1 <= fps <= 60:
+            raise UserError("fps must lie in 1..60")
+        workdir = Path(tempfile.mkdtemp(prefix="monetgan-walk-"))
+        try:
+            path = painters.walk_video(int(request.path_params["painter"]), seeds, frames, mode, suffix, fps, workdir)
+            data = path.read_bytes()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        name = f"walk-{'-'.join(map(str, seeds))}{suffix}"
+        return Response(data, media_type="image/gif" if suffix == ".gif" else "video/mp4",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    def run_summary(request: Request) -> Response:
+        index = int(request.path_params["run"])
+        return JSONResponse(runs[index].dashboard(index), headers=_NO_STORE)
+
+    def run_file(request: Request) -> Response:
+        index = int(request.path_params["run"])
+        path = runs[index].safe_file(request.path_params["path"])
+        if path is None:
+            return _bad("not found", 404)
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+    routes = [
+        Route("/", guarded(index)),
+        Route("/api/info", guarded(info)),
+        Route("/api/paint/{painter:int}/{seed:int}.png", guarded(painting)),
+        Route("/api/walk/{painter:int}/frame.png", guarded(walk_frame)),
+        Route("/api/walk/{painter:int}/walk.{fmt:str}", guarded(walk_file)),
+        Route("/api/runs/{run:int}", guarded(run_summary)),
+        Route("/runs/{run:int}/files/{path:path}", guarded(run_file)),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    return Starlette(routes=routes)
