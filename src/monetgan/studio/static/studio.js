@@ -18,7 +18,7 @@ function showTab(name) {
 $("#tabs").addEventListener("click", e => { if (e.target.dataset.tab) showTab(e.target.dataset.tab); });
 
 // ---- gallery --------------------------------------------------------------------------------
-const gallery = { painter: 0, next: 0, selected: [] };
+const gallery = { painter: 0, next: 0, selected: [], ready: false };
 
 function paintingUrl(seed) { return `/api/paint/${gallery.painter}/${seed}.png`; }
 
@@ -46,6 +46,7 @@ function resetGallery() {
   gallery.selected = [];
   updateSelection();
   addTiles(PAGE);
+  fillIfNeeded();
 }
 
 function toggleSelected(seed, tile, on) {
@@ -62,10 +63,13 @@ function updateSelection() {
                                        : "Tick two or more paintings to walk between them.";
 }
 
-// Infinite scroll: when the marker under the grid comes into view, add a page of paintings.
-new IntersectionObserver(entries => {
-  if (entries.some(e => e.isIntersecting) && gallery.next < 100000) addTiles(PAGE);
-}, { rootMargin: "400px" }).observe($("#grid-end"));
+// Infinite scroll: while the marker under the grid is within 400 px of the window, add a page.
+function fillIfNeeded() {
+  if (gallery.ready && $("#gallery").classList.contains("active") && gallery.next < 100000 &&
+      $("#grid-end").getBoundingClientRect().top < innerHeight + 400) addTiles(PAGE);
+}
+window.addEventListener("scroll", fillIfNeeded, { passive: true });
+window.addEventListener("resize", fillIfNeeded);
 
 function openLightbox(seed) {
   $("#lightbox-image").src = paintingUrl(seed);
@@ -287,6 +291,7 @@ async function start() {
   info.runs.forEach(addRun);
   const wanted = new URLSearchParams(location.search);
   if (wanted.has("painter")) { select.value = wanted.get("painter"); gallery.painter = Number(select.value); }
+  gallery.ready = true;  // scroll and resize events before this point must not add tiles
   resetGallery();
   if (wanted.has("tab")) showTab(wanted.get("tab"));
 }
