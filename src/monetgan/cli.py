@@ -33,7 +33,8 @@ def _train(args: argparse.Namespace) -> int:
         if getattr(args, flag) is not None:
             overrides[key] = getattr(args, flag)
     overrides.update(parse_set_items([item for group in args.set or [] for item in group]))
-    result = train(args.data, args.run, args.preset, dry_run=args.dry_run, show_progress=not args.quiet, **overrides)
+    result = train(args.data, args.run, args.preset, photos=args.photos, dry_run=args.dry_run,
+                   show_progress=not args.quiet, **overrides)
     if args.dry_run:
         if os.environ.get("RANK", "0") == "0":  # under torchrun, once
             print(json.dumps(result.to_dict(), indent=2))
@@ -119,6 +120,20 @@ def _export_kaggle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stylize(args: argparse.Namespace) -> int:
+    from .painting.stylize import stylize
+
+    result = stylize(args.photos, args.out, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
+                     size=args.size, overwrite=args.overwrite, ema=args.ema, device=args.device,
+                     show_progress=not args.quiet)
+    print(f"wrote {len(result.written)} paintings to {args.out}")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} photos that could not be used:")
+        for name, why in result.skipped:
+            print(f"  {name}: {why}")
+    return 0
+
+
 def _presets(args: argparse.Namespace) -> int:
     from .config import preset_description
 
@@ -153,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="folder (searched recursively) or zip of JPEG/PNG/WebP images; "
                                   "optional when resuming")
     p.add_argument("--run", required=True, help="run folder: config, logs, frames and checkpoints go here")
+    p.add_argument("--photos", help="photo -> painting (with --preset cut-128): a folder or zip of photographs "
+                                    "to learn to paint as the --data paintings; optional when resuming")
     p.add_argument("--preset", help=f"one of {', '.join(preset_names())}, or a .toml file (default {DEFAULT_PRESET})")
     p.add_argument("--loss", choices=LOSSES, help="wgan (weight clipping), wgan-gp (gradient penalty), gan")
     p.add_argument("--resolution", type=int, choices=RESOLUTIONS, help="training resolution in pixels")
@@ -254,6 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, help="side of the paintings in pixels (default: as monetgan paint)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.set_defaults(func=_studio)
+
+    p = sub.add_parser("stylize", help="turn photographs into Monet paintings with a photo -> painting translator",
+                       description="Paint each photo of a file, folder or zip (Kaggle's zip: its photo_jpg/) as Monet "
+                                   "would, as PNGs named after the photos. With no --run, --checkpoint or --weights, "
+                                   "the stylizer bundled with monetgan paints them.")
+    p.add_argument("photos", help="a photo (JPEG, PNG or WebP), or a folder or zip of them")
+    _add_checkpoint_source_args(p)
+    p.add_argument("--weights", help="a translator .safetensors file with its .json card beside it")
+    p.add_argument("--out", required=True, help="output folder for the PNGs")
+    p.add_argument("--size", type=int, default=256,
+                   help="the longer side of each painting in pixels; the photo's aspect ratio is kept (default 256)")
+    p.add_argument("--overwrite", action="store_true", help="replace paintings that already exist in --out")
+    _add_generator_args(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_stylize)
 
     p = sub.add_parser("presets", help="list the shipped presets")
     p.set_defaults(func=_presets)

@@ -31,7 +31,7 @@ RESOLUTIONS = (32, 64, 128, 256)
 OPTIMIZERS = ("auto", "rmsprop", "adam")
 NORMS = ("auto", "batchnorm", "layernorm", "none")
 ARCHITECTURES = ("dcgan", "resnet")
-GENERATORS = ("auto", "dcgan", "resnet", "upsample")  # auto: the one `architecture` names (runs from before the key)
+GENERATORS = ("auto", "dcgan", "resnet", "upsample", "translator")  # auto: `architecture`'s; translator: photo -> painting
 CRITICS = ("pixel", "projected")
 PRECISIONS = ("auto", "fp32", "bf16")
 DIFFAUGMENT_POLICIES = ("color", "translation", "cutout")  # implemented in training/augment.py
@@ -88,8 +88,16 @@ class TrainConfig:
     ema_decay: float = 0.999  # exponential moving average of the generator; 0 disables it
     init_from: str = ""  # "" (random) | bundled | FILE.safetensors | checkpoint folder: the generator's start
 
+    # --- photo -> painting (generator = translator; train with --photos) -----------------------
+    translator_blocks: int = 4  # residual blocks at a quarter of the resolution
+    nce_weight: float = 1.0  # CUT's lambda_NCE: weight of the PatchNCE content term
+    nce_identity: bool = True  # CUT (True) also asks paintings to stay themselves; FastCUT (False) skips it
+    nce_patches: int = 256  # patches per layer and image in PatchNCE
+    photo_holdout_percent: int = 10  # photos kept out of training for evaluation, chosen by a hash of their name
+
     # --- data ------------------------------------------------------------------------------
     hflip: bool = True
+    crop_from: int = 0  # 0: images are decoded at `resolution`; N: decoded at N px, random `resolution` crops trained on
     min_images: int = 10  # refuse to train on fewer usable images than this
 
     # --- runtime ---------------------------------------------------------------------------
@@ -198,6 +206,13 @@ def _check_ranges(cfg: TrainConfig) -> None:
     except ValueError as exc:
         raise UserError(f"config key 'diffaugment' {exc}, got {cfg.diffaugment!r}") from None
     need(0 <= cfg.ema_decay < 1, "ema_decay", "must lie in [0, 1)")
+    need(cfg.crop_from == 0 or cfg.crop_from >= cfg.resolution, "crop_from",
+         "must be 0 (no cropping) or at least the resolution")
+    need(cfg.crop_from <= 1024, "crop_from", "must be at most 1024 pixels")
+    need(cfg.translator_blocks >= 0, "translator_blocks", "must be 0 or more")
+    need(math.isfinite(cfg.nce_weight) and cfg.nce_weight >= 0, "nce_weight", "must be 0 or more")
+    need(cfg.nce_patches >= 1, "nce_patches", "must be at least 1")
+    need(0 <= cfg.photo_holdout_percent < 100, "photo_holdout_percent", "must lie in [0, 100)")
     need(cfg.device == "auto" or cfg.device == "cpu" or cfg.device.startswith("cuda"), "device",
          "must be auto, cpu, cuda or cuda:N")
 

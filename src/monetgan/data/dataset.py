@@ -8,7 +8,8 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +22,7 @@ from .images import UnusableImage, decode_square
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 KAGGLE_MONET_FOLDER = "monet_jpg"  # inside Kaggle's gan-getting-started.zip
+KAGGLE_PHOTO_FOLDER = "photo_jpg"  # the same zip's 7,038 photographs
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a file (or zip member) larger than this is not a painting
 # What zipfile raises for a damaged archive or member: BadZipFile, NotImplementedError (a
 # RuntimeError, as is "password required"), zlib.error and EOFError from the inflater,
@@ -65,10 +67,10 @@ def display_name(name: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in name)
 
 
-def _prefer_kaggle_monet(names: list[str]) -> list[str]:
-    """Kaggle's zip holds photos too: when a `monet_jpg/` folder is present, take only it."""
-    monet = [n for n in names if KAGGLE_MONET_FOLDER in PurePosixPath(n.replace(os.sep, "/")).parts[:-1]]
-    return monet or names
+def _prefer_folder(names: list[str], folder: str) -> list[str]:
+    """Kaggle's zip holds paintings and photos: when a `folder` (monet_jpg/ or photo_jpg/) is present, take only it."""
+    inside = [n for n in names if folder in PurePosixPath(n.replace(os.sep, "/")).parts[:-1]]
+    return inside or names
 
 
 def _read_file(path: Path) -> bytes:
@@ -93,11 +95,12 @@ def _read_file(path: Path) -> bytes:
             raise UnusableImage(f"cannot be read ({exc.strerror or exc.__class__.__name__})") from None
 
 
-def _folder_sources(root: Path, bad: list[tuple[str, str]]) -> list[tuple[str, Callable[[], bytes]]]:
+def _folder_sources(root: Path, bad: list[tuple[str, str]], prefer: str,
+                    flag: str) -> list[tuple[str, Callable[[], bytes]]]:
     def unreadable_folder(exc: OSError) -> None:
         where = Path(exc.filename or root)
         if where == root:
-            raise UserError(f"--data {root}: cannot read the folder ({exc.strerror}); check its permissions")
+            raise UserError(f"{flag} {root}: cannot read the folder ({exc.strerror}); check its permissions")
         name = os.path.relpath(where, root)
         bad.append((name, f"folder cannot be read ({exc.strerror or exc.__class__.__name__}); its files were not searched"))
 
@@ -109,7 +112,7 @@ def _folder_sources(root: Path, bad: list[tuple[str, str]]) -> list[tuple[str, C
             if _is_image_name(name):
                 path = Path(folder) / name
                 found.append((str(path.relative_to(root)), lambda path=path: _read_file(path)))
-    keep = set(_prefer_kaggle_monet([name for name, _ in found]))
+    keep = set(_prefer_folder([name for name, _ in found], prefer))
     return [(name, read) for name, read in found if name in keep]
 
 
@@ -121,7 +124,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
         raise UnusableImage(f"cannot be read from the zip ({exc.__class__.__name__}: {exc})") from None
 
 
-def _zip_sources(archive: zipfile.ZipFile) -> tuple[list[tuple[str, Callable[[], bytes]]], list[tuple[str, str]]]:
+def _zip_sources(archive: zipfile.ZipFile, prefer: str) -> tuple[list[tuple[str, Callable[[], bytes]]], list[tuple[str, str]]]:
     bad: list[tuple[str, str]] = []
     members = {}
     for info in archive.infolist():
@@ -135,12 +138,53 @@ def _zip_sources(archive: zipfile.ZipFile) -> tuple[list[tuple[str, Callable[[],
             bad.append((info.filename, f"declares {info.file_size:,} bytes uncompressed; ignored"))
         else:
             members[info.filename] = info
-    keep = _prefer_kaggle_monet(sorted(members))
+    keep = _prefer_folder(sorted(members), prefer)
     return [(name, lambda info=members[name]: _read_member(archive, info)) for name in keep], bad
 
 
-def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool = True) -> Dataset:
+@contextmanager
+def image_sources(path: str | os.PathLike, *, prefer: str = KAGGLE_MONET_FOLDER, flag: str = "--data",
+                  what: str = "paintings", single_file: bool = False,
+                  ) -> Iterator[tuple[list[tuple[str, Callable[[], bytes]]], list[tuple[str, str]]]]:
+    """(sources, bad) of a folder (searched recursively) or zip: `sources` are (name, read bytes) of
+    every JPEG/PNG/WebP (only the `prefer` folder's when there is one), `bad` the (name, reason) of
+    files refused before reading. With `single_file`, an image file is a source of its own. A zip
+    stays open while the block runs. Raises `UserError` when there is nothing to read at all."""
+    root = Path(path)
+    if not root.exists():
+        raise UserError(f"{flag} {root}: no such file or folder; point it at a folder or zip of {what}")
+    archive = None
+    bad: list[tuple[str, str]] = []
+    if root.is_dir():
+        sources = _folder_sources(root, bad, prefer, flag)
+    elif root.is_file() and zipfile.is_zipfile(root):  # is_file first: a FIFO would block is_zipfile
+        try:
+            archive = zipfile.ZipFile(root)
+            sources, bad = _zip_sources(archive, prefer)
+        except _ZIP_ERRORS as exc:
+            if archive is not None:
+                archive.close()
+            raise UserError(f"{flag} {root}: cannot open the zip ({exc.__class__.__name__}: "
+                            f"{display_name(str(exc))}); is it damaged?") from None
+    elif single_file and root.is_file() and _is_image_name(root.name):
+        sources = [(root.name, lambda: _read_file(root))]
+    else:
+        raise UserError(f"{flag} {root}: not a folder or a zip file; point it at a folder or zip of {what}")
+    try:
+        if not sources and not bad:
+            raise UserError(f"{flag} {root}: no .jpg, .png or .webp images found; check the path")
+        yield sources, bad
+    finally:
+        if archive is not None:
+            archive.close()
+
+
+def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool = True, *,
+                 prefer: str = KAGGLE_MONET_FOLDER, flag: str = "--data", what: str = "paintings") -> Dataset:
     """Decode every JPEG/PNG/WebP under a folder (recursively) or inside a zip.
+
+    When the folder or zip holds a `prefer` folder (Kaggle's monet_jpg/ or photo_jpg/), only that
+    one is read. `flag` and `what` name the input in error messages (--data paintings, --photos photos).
 
     A readable image of any mode or size is converted to RGB and used. A file that cannot be
     (unreadable, not a regular file, corrupt, over the size limits, or an unsafe zip path) is
@@ -148,40 +192,18 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
     are `display_name`s, safe to print. Raises `UserError` when the path does not exist or holds no
     usable image at all.
     """
-    root = Path(path)
-    if not root.exists():
-        raise UserError(f"--data {root}: no such file or folder; point it at a folder or zip of paintings")
-    archive = None
-    bad: list[tuple[str, str]] = []
-    if root.is_dir():
-        sources = _folder_sources(root, bad)
-    elif root.is_file() and zipfile.is_zipfile(root):  # is_file first: a FIFO would block is_zipfile
-        try:
-            archive = zipfile.ZipFile(root)
-            sources, bad = _zip_sources(archive)
-        except _ZIP_ERRORS as exc:
-            if archive is not None:
-                archive.close()
-            raise UserError(f"--data {root}: cannot open the zip ({exc.__class__.__name__}: "
-                            f"{display_name(str(exc))}); is it damaged?") from None
-    else:
-        raise UserError(f"--data {root}: not a folder or a zip file; point it at a folder or zip of paintings")
-    try:
-        if not sources and not bad:
-            raise UserError(f"--data {root}: no .jpg, .png or .webp images found; check the path")
-        arrays, names = [], []
+    arrays, names = [], []
+    with image_sources(path, prefer=prefer, flag=flag, what=what) as (sources, bad):
         for name, read in tqdm(sources, desc="decoding images", unit="img", disable=not show_progress, leave=False):
             try:
                 arrays.append(decode_square(read(), resolution))
                 names.append(display_name(name))
             except UnusableImage as exc:
                 bad.append((name, str(exc)))
-    finally:
-        if archive is not None:
-            archive.close()
+    root = Path(path)
     skipped = [(display_name(name), display_name(why)) for name, why in bad]
     if not arrays:
-        raise UserError(f"--data {root}: none of the {len(skipped)} image files could be used "
+        raise UserError(f"{flag} {root}: none of the {len(skipped)} image files could be used "
                         f"(e.g. {skipped[0][0]}: {skipped[0][1]})")
     images = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()  # (N, 3, R, R) uint8
     return Dataset(images=images, names=names, skipped=skipped)

@@ -56,6 +56,18 @@ def decode_square(data: bytes, resolution: int) -> np.ndarray:
     for anything that is not a JPEG, PNG or WebP Pillow can decode, or that declares more than
     `MAX_PIXELS` pixels (checked from the header, before decoding).
     """
+    img = decode_rgb(data, resolution)
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    img = img.crop((left, top, left + side, top + side))
+    if side != resolution:
+        img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def decode_rgb(data: bytes, at_least: int) -> Image.Image:
+    """Encoded image bytes -> an RGB Pillow image, whole, EXIF-rotated, with the checks of
+    `decode_square`. A JPEG may be decoded at a reduced scale whose sides stay above 2 * `at_least`."""
     if not data:
         raise UnusableImage("empty file (0 bytes)")
     try:
@@ -70,7 +82,7 @@ def decode_square(data: bytes, resolution: int) -> np.ndarray:
                 if width * height > MAX_PIXELS:
                     raise UnusableImage(f"declares {width}x{height} pixels, over the {MAX_PIXELS:,} limit")
                 # JPEG only: let libjpeg decode at a reduced scale that still exceeds 2x the target.
-                img.draft("RGB", (2 * resolution, 2 * resolution))
+                img.draft("RGB", (2 * at_least, 2 * at_least))
                 img = ImageOps.exif_transpose(img)
                 img = _to_rgb(img)
     except UnusableImage:
@@ -80,14 +92,9 @@ def decode_square(data: bytes, resolution: int) -> np.ndarray:
     except _DECODE_ERRORS as exc:
         message = str(exc).splitlines()[0][:200] if str(exc) else ""
         raise UnusableImage(f"not a readable image ({exc.__class__.__name__}: {message})") from None
-    side = min(img.size)
-    if side < 1:
+    if min(img.size) < 1:
         raise UnusableImage("has zero width or height")
-    left, top = (img.width - side) // 2, (img.height - side) // 2
-    img = img.crop((left, top, left + side, top + side))
-    if side != resolution:
-        img = img.resize((resolution, resolution), Image.Resampling.LANCZOS)
-    return np.asarray(img, dtype=np.uint8)
+    return img
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -24,6 +24,10 @@ def build_generator(cfg) -> nn.Module:
     if cfg.generator == "upsample":
         return UpsampleGenerator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels,
                                  cfg.skip_excitation)
+    if cfg.generator == "translator":
+        from .translator import Translator
+
+        return Translator(cfg.generator_channels, cfg.translator_blocks, cfg.max_channels)
     if cfg.generator == "resnet":
         return ResNetGenerator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
     return Generator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)

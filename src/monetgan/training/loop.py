@@ -31,7 +31,8 @@ from tqdm.auto import tqdm
 from ..version import __version__
 from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, remove_partial_checkpoints, save_checkpoint
 from ..config import TrainConfig, build_config, check_resume_overrides, load_config, save_config
-from ..data.dataset import load_dataset
+from ..data.dataset import KAGGLE_PHOTO_FOLDER, load_dataset
+from ..data.photos import split_photos
 from ..devices import pick_device
 from .distributed import Distributed, from_environment
 from ..errors import UserError
@@ -166,8 +167,8 @@ def _data_path(run_dir: Path, data: str | os.PathLike | None, resuming: bool) ->
 
 
 def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | None = None, *,
-          dry_run: bool = False, show_progress: bool = True, tensorboard: bool = True,
-          **overrides: Any) -> TrainResult | TrainConfig:
+          photos: str | os.PathLike | None = None, dry_run: bool = False, show_progress: bool = True,
+          tensorboard: bool = True, **overrides: Any) -> TrainResult | TrainConfig:
     """Train (or resume) a GAN on a folder or zip of paintings.
 
     Args:
@@ -176,6 +177,8 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
         run: the run folder. If it holds a config.json, the run is resumed from its latest
             checkpoint; an override that changes what the run computes is then an error.
         preset: a shipped preset name (see `monetgan.config.preset_names()`) or a .toml path.
+        photos: for a photo -> painting preset (`cut-128`): a folder or zip of photographs (in
+            Kaggle's zip, its photo_jpg/). May be None when resuming.
         dry_run: resolve and return the config without training.
         show_progress: print a progress bar and messages.
         **overrides: any `TrainConfig` field, e.g. `steps=500, loss="wgan"`.
@@ -197,10 +200,11 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
     try:
         say = tqdm.write if show_progress and dist.is_main else (lambda *_: None)
         with ExitStack() as held:  # rank 0's lock on the run folder, until training ends
-            prep = dist.from_main(lambda: _prepare(run_dir, data, preset, overrides, dist, held, show_progress, say))
+            prep = dist.from_main(lambda: _prepare(run_dir, data, photos, preset, overrides, dist, held,
+                                                   show_progress, say))
             cfg = prep.cfg
             device = dist.own_device(pick_device(cfg.device))
-            state = build_state(cfg, prep.images, device, dist)
+            state = build_state(cfg, prep.images, device, dist, photos=prep.photos)
             state.extra["data_fingerprint"] = prep.fingerprint
             if prep.checkpoint is not None:
                 restore_state(state, prep.checkpoint)
@@ -209,6 +213,8 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
                 start_from(state.generator, state.generator_ema, prep.initial)
                 say(f"generator starts from {cfg.init_from} ({prep.initial.provenance['init_file']}); the critic starts fresh")
             latest = latest_checkpoint(run_dir) if dist.is_main else prep.checkpoint and prep.checkpoint.path
+            frame_inputs = (prep.frame_photos.float().div(127.5).sub(1.0) if prep.frame_photos is not None
+                            else latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim))
             del prep  # the loaded checkpoint's tensors are in the state now
             if dist.is_main:
                 truncate_log(run_dir, state.step)
@@ -218,7 +224,7 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
                 f"n_critic={cfg.n_critic}, batch={cfg.batch_size}; {cfg.generator} generator "
                 f"{count_parameters(state.generator):,} parameters, {cfg.critic} critic "
                 f"{count_parameters(state.critic, trainable_only=True):,} trained parameters")
-            return _loop(state, run_dir, cfg, show_progress, tensorboard, say, latest)
+            return _loop(state, run_dir, cfg, show_progress, tensorboard, say, latest, frame_inputs)
     finally:
         dist.close()
 
@@ -232,10 +238,12 @@ class _Prepared:
     fingerprint: str
     checkpoint: Checkpoint | None  # to resume from
     initial: InitialGenerator | None  # weights a new run's generator starts from (init_from)
+    photos: torch.Tensor | None = None  # a translator's training photos (M, 3, S, S) uint8
+    frame_photos: torch.Tensor | None = None  # the held-out photos its time-lapse frames restyle
 
 
-def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, overrides: dict[str, Any],
-             dist: Distributed, held: ExitStack, show_progress: bool, say) -> _Prepared:
+def _prepare(run_dir: Path, data: str | os.PathLike | None, photos: str | os.PathLike | None, preset: str | None,
+             overrides: dict[str, Any], dist: Distributed, held: ExitStack, show_progress: bool, say) -> _Prepared:
     """Config, lock, data and checkpoint of a run: all the reading (and the new run's files)."""
     cfg, resuming = resolve_run_config(run_dir, preset, overrides)
     dist.local_batch(cfg.batch_size)  # refused before any file is written
@@ -247,7 +255,9 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, 
     # decoded and before any file is written.
     starting = not resuming or latest_checkpoint(run_dir) is None
     initial = load_initial_generator(cfg.init_from, cfg) if starting and cfg.init_from else None
-    dataset = load_dataset(data_path, cfg.resolution, show_progress=show_progress)
+    stored = cfg.crop_from or cfg.resolution  # decoded at this size; crop_from: random crops are trained on
+    photo_path = _photos_path(run_dir, photos, resuming, cfg)
+    dataset = load_dataset(data_path, stored, show_progress=show_progress)
     if dataset.skipped:
         atomic_write_text(run_dir / "skipped.txt", "".join(
             f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
@@ -262,14 +272,69 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, preset: str | None, 
     if resuming and _saved_fingerprint(run_dir) not in (None, fingerprint):
         raise UserError(f"--data {data_path} differs from the images this run was trained on; "
                         "pass the original data to resume, or start a new --run")
+    split = _load_photos(run_dir, photo_path, cfg, stored, resuming, show_progress, say) if photo_path else None
     if ckpt_path is None and (not resuming or not (run_dir / "run.json").exists()):
         _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images, initial)
+        if split is not None:
+            _write_photo_files(run_dir, photo_path, split)
     checkpoint = load_checkpoint(ckpt_path) if ckpt_path is not None else None
-    return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial)
+    if split is None:
+        return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial)
+    frames = split.holdout if len(split.holdout) else split.train  # restyled in every time-lapse frame
+    return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial, split.train,
+                     frames[: cfg.num_frame_samples].clone())
+
+
+def _photos_path(run_dir: Path, photos: str | os.PathLike | None, resuming: bool, cfg: TrainConfig) -> Path | None:
+    """The photos a translator run learns from (remembered on resume); refused for other generators."""
+    if cfg.generator != "translator":
+        if photos is not None:
+            raise UserError(f"--photos {photos}: only a photo -> painting preset trains on photos; "
+                            "add --preset cut-128")
+        return None
+    if photos is not None:
+        return Path(photos)
+    if resuming and (run_dir / "run.json").exists():
+        saved = json.loads((run_dir / "run.json").read_text()).get("photos")
+        if saved:
+            return Path(saved)
+    raise UserError("--photos is required for a photo -> painting run: point it at a folder or zip of photographs "
+                    "(Kaggle's gan-getting-started.zip works: its photo_jpg/ is taken)")
+
+
+def _load_photos(run_dir: Path, path: Path, cfg: TrainConfig, size: int, resuming: bool, show_progress: bool, say):
+    """Decoded, split photos; on resume they must be the ones the run started with."""
+    dataset = load_dataset(path, size, show_progress=show_progress, prefer=KAGGLE_PHOTO_FOLDER, flag="--photos",
+                           what="photos")
+    if dataset.skipped:
+        atomic_write_text(run_dir / "skipped-photos.txt", "".join(
+            f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
+        say(f"skipped {len(dataset.skipped)} photos that could not be used; list in {run_dir / 'skipped-photos.txt'}")
+    split = split_photos(dataset, cfg.photo_holdout_percent)
+    if len(split.train) < cfg.min_images:
+        raise UserError(f"--photos {path}: only {len(split.train)} usable training photos after holding out "
+                        f"{len(split.holdout)}, fewer than min_images={cfg.min_images}; add photos")
+    fingerprint = split.fingerprint()
+    saved = json.loads((run_dir / "run.json").read_text()).get("photos_fingerprint") if (
+        resuming and (run_dir / "run.json").exists()) else None
+    if saved not in (None, fingerprint):
+        raise UserError(f"--photos {path} differs from the photos this run was trained on; "
+                        "pass the original photos to resume, or start a new --run")
+    return split
+
+
+def _write_photo_files(run_dir: Path, path: Path, split) -> None:
+    """run.json gains the photos' path and fingerprint; holdout.txt names the photos never trained on."""
+    info = json.loads((run_dir / "run.json").read_text())
+    info.update(photos=str(path.resolve()), photos_fingerprint=split.fingerprint(),
+                num_photos=len(split.train), num_photos_held_out=len(split.holdout))
+    atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
+    atomic_write_text(run_dir / "holdout.txt", "".join(f"{name}\n" for name in split.holdout_names))
 
 
 def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: bool, tensorboard: bool,
-          say, checkpoint: Path | None) -> TrainResult:
+          say, checkpoint: Path | None, latents: torch.Tensor) -> TrainResult:
+    """Train to the end; `latents` are what every time-lapse frame paints (fixed photos for a translator)."""
     dist = state.dist
     main = dist.is_main  # rank 0 alone writes files
     if state.step >= cfg.steps:
@@ -279,7 +344,6 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
         say(f"{run_dir} has used its time limit ({state.wall_time / 60:.1f} min, {state.cpu_time / 60:.1f} CPU-min); "
             "raise time_limit_minutes or cpu_limit_minutes to go on")
         return TrainResult(run_dir, state.step, checkpoint, False, {}, dist.rank)
-    latents = latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim)
     log = RunLog(run_dir, state.step, tensorboard=tensorboard) if main else None
     record: dict[str, float] = {}
     interrupted = False

@@ -22,6 +22,7 @@ from torch import nn
 
 from . import losses
 from .augment import diff_augment
+from .patch_nce import PatchProjector, patch_nce_loss
 from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer_state
 from ..config import TrainConfig
 from ..data.dataset import BatchOrder, real_batch
@@ -51,6 +52,14 @@ class TrainingState:
     cpu_time: float = 0.0  # process CPU seconds of training (all threads), summed over resumes
     extra: dict[str, Any] = field(default_factory=dict)
     dist: Distributed = field(default_factory=Distributed)  # this process among torchrun's; default: the only one
+    # Photo -> painting (a translator generator): the training photos, their order, PatchNCE's MLPs.
+    photos: torch.Tensor | None = None  # (M, 3, S, S) uint8 on `device`
+    photo_order: BatchOrder | None = None
+    projector: nn.Module | None = None
+
+    @property
+    def translates(self) -> bool:
+        return self.photos is not None
 
 
 def make_optimizer(cfg: TrainConfig, params, lr: float, device: torch.device) -> torch.optim.Optimizer:
@@ -61,9 +70,16 @@ def make_optimizer(cfg: TrainConfig, params, lr: float, device: torch.device) ->
 
 
 def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
-                dist: Distributed | None = None) -> TrainingState:
-    """Fresh networks and optimizers, initialised from `cfg.seed` (identically in every process)."""
+                dist: Distributed | None = None, photos: torch.Tensor | None = None) -> TrainingState:
+    """Fresh networks and optimizers, initialised from `cfg.seed` (identically in every process).
+
+    A translator generator needs `photos` (the training photos, uint8) and gets PatchNCE's MLPs,
+    trained by the generator's optimizer, as CUT's netF.
+    """
     dist = dist or Distributed()
+    if (cfg.generator == "translator") != (photos is not None):
+        raise UserError("a translator generator trains on photos and only it does: pass --photos with "
+                        "--preset cut-128, or leave both out")
     dist.local_batch(cfg.batch_size)  # refuse a global batch that does not split over the processes
     torch.manual_seed(cfg.seed)
     enable_fast_gpu_math(device)
@@ -77,6 +93,11 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
     critic = critic.to(device, memory_format=memory_format(device))
     if ema is not None:
         ema = ema.to(device, memory_format=memory_format(device))
+    projector = None
+    generator_params = list(generator.parameters())
+    if photos is not None:
+        projector = PatchProjector(generator.feature_channels).to(device)
+        generator_params += list(projector.parameters())
     return TrainingState(
         cfg=cfg,
         device=device,
@@ -84,11 +105,14 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
         generator=generator,
         critic=critic,
         generator_ema=ema,
-        generator_optimizer=make_optimizer(cfg, generator.parameters(), cfg.lr_generator, device),
+        generator_optimizer=make_optimizer(cfg, generator_params, cfg.lr_generator, device),
         critic_optimizer=make_optimizer(cfg, trainable_parameters(critic), cfg.lr_critic, device),
         rng=torch.Generator().manual_seed(cfg.seed + 1),
         order=BatchOrder(images.shape[0], cfg.seed),
         dist=dist,
+        photos=photos.to(device) if photos is not None else None,
+        photo_order=BatchOrder(photos.shape[0], cfg.seed + 3) if photos is not None else None,
+        projector=projector,
     )
 
 
@@ -128,12 +152,33 @@ def _latents(state: TrainingState, count: int) -> torch.Tensor:
     return _local(state, torch.randn(count, state.cfg.latent_dim, generator=state.rng))
 
 
-def _next_real(state: TrainingState) -> torch.Tensor:
+def _next_batch(state: TrainingState, images: torch.Tensor, order: BatchOrder) -> torch.Tensor:
     batch_size = state.cfg.batch_size
-    indices = _local(state, state.order.next_indices(batch_size))
+    indices = _local(state, order.next_indices(batch_size))
     flips = _local(state, torch.rand(batch_size, generator=state.rng) < 0.5) if state.cfg.hflip else None
-    batch = real_batch(state.images, indices, flips)
+    batch = _random_crops(state, real_batch(images, indices, flips))
     return batch.contiguous(memory_format=memory_format(state.device))
+
+
+def _next_real(state: TrainingState) -> torch.Tensor:
+    return _next_batch(state, state.images, state.order)
+
+
+def _random_crops(state: TrainingState, batch: torch.Tensor) -> torch.Tensor:
+    """`resolution`-px crops at random places when images are stored larger (crop_from), else the batch."""
+    size = state.cfg.resolution
+    if batch.shape[-1] == size:
+        return batch
+    room = batch.shape[-1] - size + 1
+    corners = state.dist.rows(torch.randint(room, (state.cfg.batch_size, 2), generator=state.rng)).tolist()
+    return torch.stack([image[:, y : y + size, x : x + size] for image, (y, x) in zip(batch, corners)])
+
+
+def _generator_input(state: TrainingState) -> torch.Tensor:
+    """What the generator maps: latents, or for a translator a batch of photos."""
+    if state.translates:
+        return _next_batch(state, state.photos, state.photo_order)
+    return _latents(state, state.cfg.batch_size)
 
 
 def _grad_norm(module: nn.Module) -> torch.Tensor:
@@ -145,7 +190,7 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
     """One critic update on a fresh real batch and fresh fakes (WGAN / WGAN-GP Algorithm 1, lines 2-8)."""
     cfg = state.cfg
     real = _next_real(state)
-    z = _latents(state, cfg.batch_size)
+    z = _generator_input(state)
     with _autocast(state):
         with torch.no_grad():
             fake = state.generator(z)
@@ -189,23 +234,44 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
 def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
     """One generator update against the current critic (WGAN Algorithm 1, lines 9-11)."""
     cfg = state.cfg
-    z = _latents(state, cfg.batch_size)
+    z = _generator_input(state)
     trained = trainable_parameters(state.critic)
+    stats = {}
     for p in trained:  # no critic weight gradients needed: saves a third of the backward
         p.requires_grad_(False)
     try:
         with _autocast(state):
-            fake_scores = state.critic(_augment(state, state.generator(z).float())).float()
+            fake = state.generator(z)
+            fake_scores = state.critic(_augment(state, fake.float())).float()
             loss = losses.generator_loss(cfg.loss, fake_scores)
+            if state.translates:
+                content = _content_loss(state, z, fake)
+                stats["content_loss"] = content.detach()
+                loss = loss + cfg.nce_weight * content
         state.generator_optimizer.zero_grad(set_to_none=True)
         loss.backward()
     finally:
         for p in trained:
             p.requires_grad_(True)
     state.dist.average_gradients(state.generator)
+    if state.projector is not None:
+        state.dist.average_gradients(state.projector)
     grad_norm = _grad_norm(state.generator)
     state.generator_optimizer.step()
-    return {"generator_loss": loss.detach(), "generator_grad_norm": grad_norm}
+    return {"generator_loss": loss.detach(), "generator_grad_norm": grad_norm, **stats}
+
+
+def _content_loss(state: TrainingState, photos: torch.Tensor, paintings: torch.Tensor) -> torch.Tensor:
+    """CUT's PatchNCE between photos and their paintings; with nce_identity, averaged with the same
+    term for real paintings passed through the translator (which should leave them as they are)."""
+    cfg = state.cfg
+    content = patch_nce_loss(state.generator, state.projector, photos, paintings, cfg.nce_patches, state.rng)
+    if cfg.nce_identity:
+        real = _next_real(state)
+        identity = patch_nce_loss(state.generator, state.projector, real, state.generator(real),
+                                  cfg.nce_patches, state.rng)
+        content = 0.5 * (content + identity)
+    return content
 
 
 @torch.no_grad()
@@ -305,12 +371,15 @@ def checkpoint_payload(state: TrainingState) -> tuple[dict[str, dict[str, torch.
     }
     if state.generator_ema is not None:
         tensors["generator_ema"] = state.generator_ema.state_dict()
+    if state.projector is not None:
+        tensors["projector"] = state.projector.state_dict()
     meta = {
         "data_order": state.order.state(),
         "optimizers": {"generator": g_meta, "critic": c_meta},
         "wall_time": state.wall_time,
         "cpu_time": state.cpu_time,
         "critic_steps": state.critic_steps,
+        **({"photo_order": state.photo_order.state()} if state.photo_order is not None else {}),
         **state.extra,
     }
     return tensors, meta
@@ -334,6 +403,8 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
         state.critic.load_state_dict(t["critic"])
         if state.generator_ema is not None:
             state.generator_ema.load_state_dict(t["generator_ema"])
+        if state.projector is not None:
+            state.projector.load_state_dict(t["projector"])
         optim_meta = ckpt.state["optimizers"]
         state.generator_optimizer.load_state_dict(
             unflatten_optimizer_state("generator", t["optimizers"], optim_meta["generator"]))
@@ -350,6 +421,12 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
     except (KeyError, RuntimeError, ValueError) as exc:
         raise UserError(f"checkpoint {ckpt.path} does not fit this run's config ({str(exc).splitlines()[0]})") from None
     state.order = BatchOrder(state.order.size, state.cfg.seed, order["epoch"], order["position"])
+    if state.photo_order is not None:
+        photo_order = ckpt.state.get("photo_order")
+        if photo_order is None:
+            raise UserError(f"checkpoint {ckpt.path} has no photo order; it was not written by a photo -> painting run")
+        state.photo_order = BatchOrder(state.photo_order.size, state.cfg.seed + 3, photo_order["epoch"],
+                                       photo_order["position"])
     state.step = ckpt.step
     state.critic_steps = int(ckpt.state.get("critic_steps", 0))
     if "rollbacks" in ckpt.state:  # divergences this run recovered from (trainer._roll_back)

@@ -1,0 +1,74 @@
+"""Photo -> painting: a light ResNet encoder-decoder for unpaired translation (CUT, Park et al. 2020).
+
+The shape is CycleGAN's and CUT's generator (Johnson et al. 2016): a 7x7 stem, two stride-2
+downsamplings, residual blocks at a quarter of the resolution, and two upsamplings back. It is
+narrowed for a CPU (32 channels at full resolution instead of 64, 4 residual blocks instead of 9),
+and it upsamples with nearest-neighbour + 3x3 convolution instead of transposed convolutions, so it
+paints no checkerboard (Odena et al. 2016). Instance normalisation, as both papers: a photo's
+contrast should not depend on the other photos in its batch.
+
+It is fully convolutional, so it translates a photo of any size whose sides are multiples of 4.
+`encode(x)` returns the encoder's feature maps that PatchNCE compares between a photo and its
+painting (CUT's layers: the stem, both downsamplings, and two residual blocks).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, padding_mode="reflect"),
+                         nn.InstanceNorm2d(c_out, affine=True), nn.ReLU(inplace=True))
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.net = nn.Sequential(_conv_norm_relu(channels, channels, 3),
+                                 nn.Conv2d(channels, channels, 3, 1, 1, padding_mode="reflect"),
+                                 nn.InstanceNorm2d(channels, affine=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+class Translator(nn.Module):
+    """photo (B, 3, H, W) in [-1, 1] -> painting (B, 3, H, W) in [-1, 1]."""
+
+    def __init__(self, channels: int = 32, blocks: int = 4, max_channels: int = 256):
+        super().__init__()
+        widths = [channels, min(max_channels, 2 * channels), min(max_channels, 4 * channels)]
+        self.stem = _conv_norm_relu(3, widths[0], 7)
+        self.down = nn.ModuleList([_conv_norm_relu(widths[0], widths[1], 3, 2), _conv_norm_relu(widths[1], widths[2], 3, 2)])
+        self.blocks = nn.ModuleList(ResidualBlock(widths[2]) for _ in range(blocks))
+        self.up = nn.ModuleList([_conv_norm_relu(widths[2], widths[1], 3), _conv_norm_relu(widths[1], widths[0], 3)])
+        self.to_rgb = nn.Conv2d(widths[0], 3, 7, 1, 3, padding_mode="reflect")
+        # PatchNCE taps: the stem, each downsampling, the first and the middle residual block.
+        self.nce_block_taps = sorted({0, len(self.blocks) // 2}) if blocks else []
+        self.feature_channels = [widths[0], widths[1], widths[2]] + [widths[2]] * len(self.nce_block_taps)
+
+    def encode(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The feature maps PatchNCE compares (see `feature_channels` for their widths)."""
+        h = self.stem(x)
+        feats = [h]
+        for down in self.down:
+            h = down(h)
+            feats.append(h)
+        for i, block in enumerate(self.blocks):
+            h = block(h)
+            if i in self.nce_block_taps:
+                feats.append(h)
+        return feats
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)
+        for down in self.down:
+            h = down(h)
+        for block in self.blocks:
+            h = block(h)
+        for up in self.up:
+            h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
+        return torch.tanh(self.to_rgb(h))

@@ -1,0 +1,162 @@
+"""Photo -> painting: the translator, the PatchNCE content term, exact resume, and `monetgan stylize`."""
+
+import hashlib
+import math
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import monetgan
+from monetgan.errors import UserError
+from monetgan.nets.translator import Translator
+from monetgan.painting.stylize import output_shape, stylize
+from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
+
+from conftest import TINY, write_paintings
+from test_cli import assert_one_line_error, run_cli
+from test_resume import digests
+
+# A tiny CUT run: 32-px crops of 48-px images, a narrow translator, the pixel critic (fast).
+CUT_TINY = dict(TINY, crop_from=48, batch_size=4, translator_blocks=2, nce_patches=16, critic="pixel",
+                photo_holdout_percent=20, num_frame_samples=4)
+CUT_SET = [f"{k}={v}" for k, v in CUT_TINY.items() if k != "resolution"]
+
+
+@pytest.fixture
+def photos(tmp_path):
+    folder = tmp_path / "photos"
+    write_paintings(folder, count=20, seed=3)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def cut_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cut")
+    write_paintings(root / "paintings", count=12)
+    write_paintings(root / "photos", count=20, seed=3)
+    result = monetgan.train(root / "paintings", root / "run", preset="cut-128", photos=root / "photos",
+                            show_progress=False, tensorboard=False, **dict(CUT_TINY, steps=2, checkpoint_every=2))
+    return root, result
+
+
+def test_translator_keeps_any_size_that_is_a_multiple_of_4_and_has_no_transposed_convolutions():
+    net = Translator(channels=8, blocks=2).eval()
+    assert net(torch.zeros(2, 3, 36, 52)).shape == (2, 3, 36, 52)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
+    feats = net.encode(torch.zeros(1, 3, 32, 32))
+    assert [f.shape[1] for f in feats] == net.feature_channels
+
+
+def test_info_nce_has_its_known_value_for_orthonormal_patches():
+    # Queries equal to their keys and orthogonal to every other key: the positive's logit is 1/tau,
+    # the P - 1 negatives' are 0, so the loss is log(1 + (P - 1) exp(-1/tau)).
+    keys = torch.eye(8)[None]
+    tau = 0.5  # CUT's 0.07 puts the identity's loss (4e-6) at float32's rounding
+    expected = math.log(1 + 7 * math.exp(-1 / tau))
+    assert info_nce(keys, keys, tau).item() == pytest.approx(expected, rel=1e-5)
+    # Patches moved one place along: each query's own key now scores 0 and a wrong one 1/tau, so the
+    # loss is log(exp(1/tau) + 7) instead.
+    shuffled = keys[:, torch.roll(torch.arange(8), 1)]
+    assert info_nce(shuffled, keys, tau).item() == pytest.approx(math.log(math.exp(1 / tau) + 7), rel=1e-5)
+
+
+def test_content_term_is_lowest_for_the_identity():
+    torch.manual_seed(0)
+    net = Translator(channels=8, blocks=2)
+    projector = PatchProjector(net.feature_channels, dim=32)
+    photo = torch.rand(2, 3, 32, 32) * 2 - 1
+    same = patch_nce_loss(net, projector, photo, photo, 16, torch.Generator().manual_seed(1)).item()
+    flipped = patch_nce_loss(net, projector, photo, photo.flip(2, 3), 16, torch.Generator().manual_seed(1)).item()
+    noise = patch_nce_loss(net, projector, photo, torch.rand_like(photo) * 2 - 1, 16,
+                           torch.Generator().manual_seed(1)).item()
+    assert 0 < same < flipped and same < noise
+
+
+def test_translation_resume_is_byte_identical(tmp_path, paintings, photos):
+    settings = dict(CUT_TINY, steps=4, checkpoint_every=2)
+    kwargs = dict(preset="cut-128", show_progress=False, tensorboard=False)
+    straight = monetgan.train(paintings, tmp_path / "a", photos=photos, **kwargs, **settings)
+    monetgan.train(paintings, tmp_path / "b", photos=photos, **kwargs, **{**settings, "steps": 2})
+    resumed = monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, steps=4)
+    a, b = digests(straight.checkpoint), digests(resumed.checkpoint)
+    assert "projector.safetensors" in a and a == b
+    # The held-out photos are listed and never trained on; frames restyle them.
+    held = (tmp_path / "a" / "holdout.txt").read_text().split()
+    assert held and set(held) < {p.name for p in photos.iterdir()}
+
+
+def test_photos_are_refused_without_a_translator_and_required_with_one(tmp_path, paintings, photos):
+    with pytest.raises(UserError, match="--photos .* only a photo -> painting preset"):
+        monetgan.train(paintings, tmp_path / "x", photos=photos, show_progress=False, **dict(TINY, steps=1))
+    with pytest.raises(UserError, match="--photos is required"):
+        monetgan.train(paintings, tmp_path / "y", preset="cut-128", show_progress=False, **dict(CUT_TINY, steps=1))
+
+
+def test_kaggle_zip_gives_paintings_to_data_and_photos_to_photos(tmp_path):
+    write_paintings(tmp_path / "m", count=12, seed=1)
+    write_paintings(tmp_path / "p", count=12, seed=2)
+    archive = tmp_path / "gan-getting-started.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for folder, inside in (("m", "monet_jpg"), ("p", "photo_jpg")):
+            for f in sorted((tmp_path / folder).iterdir()):
+                z.write(f, f"{inside}/{f.name}")
+    from monetgan.data.dataset import KAGGLE_PHOTO_FOLDER, load_dataset
+
+    monet = load_dataset(archive, 32, show_progress=False)
+    photo = load_dataset(archive, 32, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER)
+    assert all(n.startswith("monet_jpg/") for n in monet.names) and len(monet) == 12
+    assert all(n.startswith("photo_jpg/") for n in photo.names) and len(photo) == 12
+
+
+def test_stylize_is_deterministic_keeps_aspect_ratio_and_size(cut_run, tmp_path):
+    root, result = cut_run
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(src / "wide.jpg")
+    Image.fromarray(np.full((90, 30), 128, np.uint8), "L").save(src / "tall_grey.png")  # greyscale
+    Image.new("CMYK", (20, 20), (0, 50, 100, 0)).save(src / "cmyk.jpg")
+    Image.new("RGBA", (24, 24), (255, 0, 0, 128)).save(src / "alpha.png")
+    (src / "broken.jpg").write_bytes(b"not a jpeg")
+    a = stylize(src, tmp_path / "a", run=root / "run", size=64, show_progress=False)
+    b = stylize(src, tmp_path / "b", run=root / "run", size=64, show_progress=False)
+    assert [p.name for p in a.written] == ["alpha.png", "cmyk.png", "tall_grey.png", "wide.png"]
+    assert [name for name, _ in a.skipped] == ["broken.jpg"]
+    sizes = {p.name: Image.open(p).size for p in a.written}
+    assert sizes == {"wide.png": (64, 43), "tall_grey.png": (21, 64), "cmyk.png": (64, 64), "alpha.png": (64, 64)}
+    assert output_shape(60, 40, 64) == (64, 43)
+    for x, y in zip(a.written, b.written):
+        assert hashlib.sha256(x.read_bytes()).digest() == hashlib.sha256(y.read_bytes()).digest()
+    # The painting is not the photo passed through.
+    wide = np.asarray(Image.open(tmp_path / "a" / "wide.png")).astype(int)
+    photo = np.asarray(Image.open(src / "wide.jpg").resize((64, 43))).astype(int)
+    assert np.abs(wide - photo).mean() > 1
+
+
+def test_stylize_never_overwrites_without_the_flag(cut_run, tmp_path):
+    root, _ = cut_run
+    photo = tmp_path / "one.jpg"
+    Image.new("RGB", (32, 32), (10, 120, 200)).save(photo)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "one.png").write_bytes(b"mine")
+    result = run_cli("stylize", photo, "--out", out, "--run", root / "run", "--size", 32, "--quiet")
+    assert_one_line_error(result, "one.png", "--overwrite")
+    assert (out / "one.png").read_bytes() == b"mine"
+    result = run_cli("stylize", photo, "--out", out, "--run", root / "run", "--size", 32, "--quiet", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert Image.open(out / "one.png").size == (32, 32)
+
+
+def test_stylize_bad_inputs_are_one_line(cut_run, tmp_path, paintings):
+    root, _ = cut_run
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert_one_line_error(run_cli("stylize", empty, "--out", tmp_path / "o", "--run", root / "run"), "no .jpg")
+    # A painter (noise -> painting) is not a stylizer.
+    painter = monetgan.train(paintings, tmp_path / "painter", show_progress=False, tensorboard=False,
+                             **dict(TINY, steps=1, checkpoint_every=1))
+    assert_one_line_error(run_cli("stylize", paintings, "--out", tmp_path / "o", "--run", painter.run_dir),
+                          "monetgan paint")
