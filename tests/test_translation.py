@@ -160,3 +160,19 @@ def test_stylize_bad_inputs_are_one_line(cut_run, tmp_path, paintings):
                              **dict(TINY, steps=1, checkpoint_every=1))
     assert_one_line_error(run_cli("stylize", paintings, "--out", tmp_path / "o", "--run", painter.run_dir),
                           "monetgan paint")
+
+
+def test_evaluate_judges_a_stylizer_on_its_held_out_photos(cut_run):
+    root, _ = cut_run
+    report = monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, show_progress=False)
+    held = (root / "run" / "holdout.txt").read_text().split()
+    assert report["photos"]["num"] == len(held) and "held out" in report["photos"]["source"]
+    row = report["results"][0]
+    assert row["num_fake"] == len(held)
+    assert -1 <= row["content_cosine"] < 0.9999  # a painting, not the photo passed through
+    assert "content kept" in monetgan.format_report(report)
+
+
+def test_paint_refuses_a_stylizer_in_one_line(cut_run, tmp_path):
+    root, _ = cut_run
+    assert_one_line_error(run_cli("paint", "--run", root / "run", "--out", tmp_path / "o"), "monetgan stylize")

@@ -102,6 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, weights=args.weights, real=args.real,
                       holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
                       seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
+                      photos=args.photos,
                       show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
@@ -225,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "or at the generator's own resolution")
     p.add_argument("--real", required=True, help="the real paintings (the training set)")
     p.add_argument("--holdout", help="a second real set that was not trained on")
+    p.add_argument("--photos", help="judging a stylizer: the photos to paint (default for a run: the photos it held "
+                                    "out of training)")
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")

@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..files import atomic_output, atomic_write_text, sha256_of_file
 from ..metrics.stats import nearest_pixel_l2
 from .bundled import BUNDLED_NAME, weights_dir
-from .paint import load_generator, pick_generator, resize_square, resolve_checkpoint
+from .paint import load_generator, pick_generator, require_painter, resize_square, resolve_checkpoint
 from ..nets.sampling import generate, latents_for_seeds
 
 KAGGLE_SIZE = 256
@@ -105,7 +105,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         if weights is not None:
             raise UserError("give only one of --run, --checkpoint or --weights")
         ckpt: Path | None = resolve_checkpoint(run, checkpoint)
-        generator = load_generator(ckpt, ema=ema, device=device)
+        generator = require_painter(load_generator(ckpt, ema=ema, device=device))
         source = {"checkpoint": str(ckpt), "checkpoint_sha256": sha256_of_file(ckpt / "generator.safetensors"),
                   "ema": "generator_ema" if ema is not False and (ckpt / "generator_ema.safetensors").exists()
                   else "generator"}
@@ -115,7 +115,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
             raise UserError(f"{what} has no run to find its paintings in; pass --data PAINTINGS (a folder, or "
                             "Kaggle's gan-getting-started.zip) to check for near-copies")
         ckpt = None
-        generator = pick_generator(None, None, weights, ema, device)
+        generator = require_painter(pick_generator(None, None, weights, ema, device))
         file = Path(weights) if weights else weights_dir() / f"{BUNDLED_NAME}.safetensors"
         source = {"weights": str(file), "weights_sha256": sha256_of_file(file)}
     resolution = generator.resolution

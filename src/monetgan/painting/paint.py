@@ -91,6 +91,14 @@ def pick_generator(run: str | os.PathLike | None, checkpoint: str | os.PathLike 
     return load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
 
 
+def require_painter(generator: nn.Module) -> nn.Module:
+    """The generator, if it paints from noise; a photo -> painting translator gets one line instead."""
+    if not hasattr(generator, "latent_dim"):
+        raise UserError("that generator turns photos into paintings; use `monetgan stylize PHOTOS --out DIR` "
+                        "with the same --run/--checkpoint/--weights")
+    return generator
+
+
 def painting_metadata(generator: nn.Module, seed: int) -> dict[str, str]:
     """The PNG tEXt chunks of one painting: its seed and the painter (checkpoint) that painted it.
 
@@ -141,7 +149,7 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
         raise UserError(f"--seed must be 0 or more, got {seed}")
     if size is not None and not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
-    generator = pick_generator(run, checkpoint, weights, ema, device)
+    generator = require_painter(pick_generator(run, checkpoint, weights, ema, device))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     seeds = range(seed, seed + num)

@@ -29,7 +29,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from ..training.checkpoint import list_checkpoints, step_dir_name
-from ..data.dataset import load_dataset
+from ..data.dataset import KAGGLE_PHOTO_FOLDER, load_dataset
 from ..devices import pick_device
 from ..errors import UserError
 from ..files import atomic_output, atomic_write_text
@@ -42,6 +42,7 @@ from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..nets.sampling import generate, latents_for_seeds
+from ..nets.translator import Translator
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -157,6 +158,50 @@ def _paint(generator, num: int, seed: int) -> np.ndarray:
     return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
 
 
+@torch.no_grad()
+def _stylize_batchwise(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode."""
+    from ..data.images import to_uint8
+
+    translator.eval()
+    device = next(translator.parameters()).device
+    out = []
+    for i in range(0, len(photos), batch_size):
+        x = torch.from_numpy(photos[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        out.append(to_uint8(translator(x.to(device))))
+    return np.concatenate(out)
+
+
+def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike | None, size: int,
+                       num: int) -> tuple[np.ndarray, str]:
+    """The photos a stylizer is judged on, (N, size, size, 3) uint8, and where they came from: `photos`
+    as given, or else the run's held-out photos (RUN_DIR/holdout.txt), which it never trained on."""
+    if photos is not None:
+        images = load_dataset(photos, size, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER, flag="--photos",
+                              what="photos").images
+        where = str(photos)
+    elif run is not None and (Path(run) / "holdout.txt").is_file():
+        info = json.loads((Path(run) / "run.json").read_text())
+        held = set((Path(run) / "holdout.txt").read_text().splitlines())
+        found = load_dataset(info["photos"], size, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER, flag="--photos",
+                             what="photos")
+        keep = [i for i, name in enumerate(found.names) if name in held]
+        if not keep:
+            raise UserError(f"--run {run}: none of its held-out photos were found in {info['photos']}; pass --photos")
+        images = found.images[keep]
+        where = f"the {len(keep)} photos held out of {run}'s training ({info['photos']})"
+    else:
+        raise UserError("a stylizer is judged on photos: pass --photos DIR (photos it never trained on)")
+    return images[:num].permute(0, 2, 3, 1).numpy(), where
+
+
+def _is_translator_checkpoint(checkpoint: Path) -> bool:
+    try:
+        return json.loads((checkpoint / "config.json").read_text()).get("generator") == "translator"
+    except (OSError, ValueError) as exc:
+        raise UserError(f"checkpoint {checkpoint}: cannot read its config.json ({exc})") from None
+
+
 def _checkpoint_resolution(checkpoint: Path) -> int:
     """The resolution a checkpoint was trained at, from its config.json (no weights loaded)."""
     try:
@@ -234,7 +279,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
              real: str | os.PathLike, holdout: str | os.PathLike | None = None,
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
-             judge_at: str = "256", show_progress: bool = True) -> dict[str, Any]:
+             judge_at: str = "256", photos: str | os.PathLike | None = None,
+             show_progress: bool = True) -> dict[str, Any]:
     """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
     against real paintings.
 
@@ -251,6 +297,10 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         cache_dir: where real-image features are cached ("default": $MONETGAN_CACHE or ~/.cache/monetgan; None: off).
         judge_at: "256" (default): at 256 px, smaller paintings upsampled as export does, with the
             floor their resolution sets; "native": at the generator's own resolution.
+        photos: for a stylizer (photo -> painting): the photos to paint and judge. Default for a
+            run: the photos it held out of training. The photos' own scores and how much of each
+            photo survives (`content_cosine`, in Inception's features: not the critic's network) are
+            reported beside the paintings'.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
@@ -263,23 +313,35 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     cache = default_cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
     extractor = InceptionFeatures(device=pick_device(device), show_progress=show_progress)
 
+    translating = False
     if fake is not None:
         jobs: list[tuple[str, Any]] = [("fake", Path(fake))]
         generator_resolution = _native_size(Path(fake)) or KAGGLE_SIZE
     elif run is not None:
         jobs = [(p.name, p) for p in _checkpoint_list(run, checkpoint)]
-        generator_resolution = _checkpoint_resolution(jobs[0][1])
+        translating = _is_translator_checkpoint(jobs[0][1])
+        generator_resolution = KAGGLE_SIZE if translating else _checkpoint_resolution(jobs[0][1])
     else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
         painter = pick_generator(None, checkpoint, weights, ema, device)
         name = Path(checkpoint).name if checkpoint else Path(weights).stem if weights else "bundled"
         jobs = [(name, painter)]
-        generator_resolution = painter.resolution
+        translating = isinstance(painter, Translator)  # paints each photo at the photo's size
+        generator_resolution = KAGGLE_SIZE if translating else painter.resolution
+    if photos is not None and not translating:
+        raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
     holdout_set = load_real_set(holdout, size, extractor, cache, show_progress) if holdout else None
     res_floor = (resolution_floor(real, generator_resolution, real_set, extractor, seed)
                  if generator_resolution < size else None)
+    photo_report: dict[str, Any] | None = None
+    if translating:
+        photo_images, where = _evaluation_photos(run, photos, size, num)
+        photo_features = extractor(photo_images, show_progress=show_progress)
+        photo_report = {"source": where, "num": len(photo_images),
+                        **{k: v for k, v in quality_metrics(photo_images, photo_features, real_set, seed).items()
+                           if k in ("fid", "kid", "kid_std", "mifid", "swd")}}
 
     results = []
     for name, source in jobs:
@@ -287,13 +349,21 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             images = load_dataset(source, size, show_progress=False).images.permute(0, 2, 3, 1).numpy()
         else:
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
-            images = resize_square(_paint(painter, num, seed), size)
+            if translating:
+                images = _stylize_batchwise(painter, photo_images)
+            else:
+                images = resize_square(_paint(painter, num, seed), size)
         features = extractor(images, show_progress=show_progress)
         row: dict[str, Any] = {"name": name, "num_fake": len(images), "num_real": len(real_set.features),
                                "resolution": size, "generator_resolution": generator_resolution,
                                **quality_metrics(images, features, real_set, seed)}
         if isinstance(source, Path) and name != "fake":
             row["step"] = int(json.loads((source / "state.json").read_text())["step"])
+        if translating:
+            # How much of each photo survives: cosine of its Inception features with its painting's.
+            a = features / np.linalg.norm(features, axis=1, keepdims=True)
+            b = photo_features / np.linalg.norm(photo_features, axis=1, keepdims=True)
+            row["content_cosine"] = float(np.mean(np.sum(a * b, axis=1)))
         if holdout_set is not None:
             row["holdout_fid"] = fid_from_features(features, holdout_set.features)
             row["holdout_kid"], row["holdout_kid_std"] = kernel_inception_distance(features, holdout_set.features, seed=seed)
@@ -311,6 +381,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
                                            "features": _feature_settings(extractor), "ema": ema}}
     if res_floor is not None:
         report["resolution_floor"] = res_floor
+    if photo_report is not None:
+        report["photos"] = photo_report
     if run is not None and (len(jobs) > 1 or checkpoint == "all"):
         log = Path(run) / "log.jsonl"
         for row in results:
@@ -368,6 +440,12 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f"  (pairs: {m['grid']})" if "grid" in m else ""))
         lines.append(f"diversity: pairwise MS-SSIM fake {d['fake_ms_ssim']:.3f} ± {d['fake_ms_ssim_std']:.3f}, "
                      f"real {d['real_ms_ssim']:.3f} ± {d['real_ms_ssim_std']:.3f} (lower is more diverse)")
+    if "photos" in report:
+        p = report["photos"]
+        lines.append(f"photos before stylizing ({p['source']}, {p['num']}): FID {p['fid']:.2f}  KID {p['kid']:.4f}  "
+                     f"MiFID {p['mifid']:.2f}  SWD {p['swd']:.2f}")
+        lines.append("content kept (cosine of photo and painting in Inception features, 1 = the photo itself): " +
+                     ", ".join(f"{row['name']} {row['content_cosine']:.3f}" for row in report["results"]))
     if "spearman_wasserstein" in report:
         s = report["spearman_wasserstein"]
         lines.append("Spearman correlation of the Wasserstein estimate with: " +
