@@ -176,3 +176,38 @@ def test_evaluate_judges_a_stylizer_on_its_held_out_photos(cut_run):
 def test_paint_refuses_a_stylizer_in_one_line(cut_run, tmp_path):
     root, _ = cut_run
     assert_one_line_error(run_cli("paint", "--run", root / "run", "--out", tmp_path / "o"), "monetgan stylize")
+
+
+def test_kaggle_export_from_photos_passes_its_own_validation(cut_run, tmp_path, monkeypatch):
+    root, _ = cut_run
+    import monetgan.painting.export as export
+    import monetgan.painting.export_photos as export_photos
+    from monetgan.painting.export import validate_submission
+
+    # Kaggle's bounds, scaled down so a test paints 14 photos instead of 7,000 (the checks are the same code).
+    for module in (export, export_photos):
+        monkeypatch.setattr(module, "KAGGLE_MIN", 10)
+        monkeypatch.setattr(module, "KAGGLE_MAX", 20)
+    photos = tmp_path / "kaggle_photos"
+    write_paintings(photos, count=14, seed=9)
+    result = export_photos.export_kaggle_from_photos(photos, run=root / "run", out=tmp_path / "sub.zip",
+                                                     show_progress=False)
+    assert validate_submission(result.zip_path) == result.num_images == 14
+    manifest = __import__("json").loads(result.manifest_path.read_text())
+    assert len(manifest["photo_names"]) == 14 and manifest["near_copy_check"]["left_out"] == []
+    with zipfile.ZipFile(result.zip_path) as z:
+        assert sorted(z.namelist())[0] == "00000.jpg" and len(z.namelist()) == 14
+    # Too few photos for Kaggle is one clear error; a zip of the wrong size fails validation.
+    few = tmp_path / "few"
+    write_paintings(few, count=5, seed=4)
+    with pytest.raises(UserError, match="Kaggle accepts"):
+        export_photos.export_kaggle_from_photos(few, run=root / "run", out=tmp_path / "few.zip", show_progress=False)
+    import io
+
+    small = io.BytesIO()
+    Image.new("RGB", (128, 128)).save(small, format="JPEG")
+    with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
+        for i in range(12):
+            z.writestr(f"{i:05d}.jpg", small.getvalue())
+    with pytest.raises(UserError, match="not a 256x256 RGB JPEG"):
+        validate_submission(tmp_path / "bad.zip")

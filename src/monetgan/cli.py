@@ -111,8 +111,20 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _export_kaggle(args: argparse.Namespace) -> int:
+    if args.photos is not None:
+        from .painting.export_photos import export_kaggle_from_photos
+
+        if args.seed != 0:
+            raise UserError("--seed is for painting from noise; with --photos each photo is painted once")
+        result = export_kaggle_from_photos(args.photos, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
+                                           num=args.num, out=args.out, ema=args.ema, data=args.data,
+                                           device=args.device, show_progress=not args.quiet)
+        print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
+        return 0
     from .painting.export import export_kaggle
 
+    if args.num is None:
+        args.num = 7000
     result = export_kaggle(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
                            ema=args.ema, data=args.data, device=args.device, show_progress=not args.quiet)
     note = f"; upsampled from {result.upsampled_from} px with Lanczos" if result.upsampled_from else ""
@@ -240,7 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_checkpoint_source_args(p)
     p.add_argument("--weights", help="a generator .safetensors file with its .json card beside it "
                                      "(default with no --run/--checkpoint: the bundled painter)")
-    p.add_argument("--num", type=int, default=7000, help="number of images, 7000 to 10000 (default 7000)")
+    p.add_argument("--photos", help="stylize these photos (a folder, or Kaggle's zip: its photo_jpg/) with a "
+                                    "stylizer (--run/--checkpoint/--weights of a cut-128 run) instead of painting "
+                                    "from noise")
+    p.add_argument("--num", type=int, help="number of images, 7000 to 10000 (default 7000; with --photos, all of them)")
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")
     p.add_argument("--data", help="training images to check for near-copies (default: the run's own data)")

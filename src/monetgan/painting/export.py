@@ -91,16 +91,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
     """
     if not KAGGLE_MIN <= num <= KAGGLE_MAX:
         raise UserError(f"--num {num}: Kaggle accepts {KAGGLE_MIN:,} to {KAGGLE_MAX:,} images; choose a number in that range")
-    # The folder is resolved (`..`, symlinks) as the OS would, without creating stray folders on the
-    # way; the zip itself is not followed: a symlink at --out is replaced by the new file, never written through.
-    try:
-        out_path = Path(out).parent.resolve() / Path(out).name
-    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
-        raise UserError(f"--out {out}: cannot resolve its folder ({exc})") from None
-    if out_path.suffix.lower() != ".zip":
-        raise UserError(f"--out {out_path}: the submission is a zip file; give a name ending in .zip")
-    if out_path.is_dir():
-        raise UserError(f"--out {out_path} is a folder; give the zip file's name, e.g. {out_path / 'images.zip'}")
+    out_path = submission_path(out)
     if run is not None or checkpoint is not None:
         if weights is not None:
             raise UserError("give only one of --run, --checkpoint or --weights")
@@ -152,19 +143,7 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         raise UserError(f"{who} keeps painting copies of training images after 20 re-draws; export refused")
     bar.close()
 
-    # Only two files are written, both beside each other: the zip and manifest.json, each through
-    # a hidden temporary file in the same folder that is renamed into place (or deleted on failure).
-    try:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(out_path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for i in tqdm(range(0, num, 256), desc="writing JPEGs", unit="batch", disable=not show_progress, leave=False):
-                for k, image in enumerate(resize_square(images[i : i + 256], KAGGLE_SIZE)):
-                    buf = io.BytesIO()
-                    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
-                    archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
-    except OSError as exc:
-        raise _write_error(out_path, exc) from None
-
+    write_submission_zip(out_path, images, quality, show_progress)
     upsampled = resolution if resolution != KAGGLE_SIZE else None
     manifest = {
         "zip": out_path.name,
@@ -180,12 +159,73 @@ def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.
         "metrics": metrics if metrics is not None else _recorded_metrics(ckpt) if ckpt is not None else {},
         "seconds": round(time.perf_counter() - started, 1),
     }
+    manifest_path = write_manifest(out_path, manifest)
+    return ExportResult(out_path, manifest_path, num, replaced, upsampled)
+
+
+def submission_path(out: str | os.PathLike) -> Path:
+    """--out checked and resolved: a .zip name (not a folder), its folder resolved as the OS would."""
+    # The folder is resolved (`..`, symlinks) without creating stray folders on the way; the zip
+    # itself is not followed: a symlink at --out is replaced by the new file, never written through.
+    try:
+        out_path = Path(out).parent.resolve() / Path(out).name
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop (Python < 3.13)
+        raise UserError(f"--out {out}: cannot resolve its folder ({exc})") from None
+    if out_path.suffix.lower() != ".zip":
+        raise UserError(f"--out {out_path}: the submission is a zip file; give a name ending in .zip")
+    if out_path.is_dir():
+        raise UserError(f"--out {out_path} is a folder; give the zip file's name, e.g. {out_path / 'images.zip'}")
+    return out_path
+
+
+def write_submission_zip(out_path: Path, images: np.ndarray, quality: int, show_progress: bool) -> None:
+    """The zip of `images` as 256x256 JPEGs named 00000.jpg ... (upsampled with Lanczos when smaller).
+
+    Only the zip and manifest.json are ever written, each through a hidden temporary file in the
+    same folder that is renamed into place (or deleted on failure)."""
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(out_path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+            for i in tqdm(range(0, len(images), 256), desc="writing JPEGs", unit="batch", disable=not show_progress,
+                          leave=False):
+                for k, image in enumerate(resize_square(images[i : i + 256], KAGGLE_SIZE)):
+                    buf = io.BytesIO()
+                    Image.fromarray(image).save(buf, format="JPEG", quality=quality)
+                    archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
+    except OSError as exc:
+        raise _write_error(out_path, exc) from None
+
+
+def write_manifest(out_path: Path, manifest: dict) -> Path:
     manifest_path = out_path.with_name("manifest.json")
     try:
         atomic_write_text(manifest_path, json.dumps(manifest, indent=1) + "\n")
     except OSError as exc:
         raise _write_error(manifest_path, exc) from None
-    return ExportResult(out_path, manifest_path, num, replaced, upsampled)
+    return manifest_path
+
+
+def validate_submission(zip_path: str | os.PathLike) -> int:
+    """Check a zip as Kaggle's competition expects it; the number of images, or `UserError` saying what is wrong.
+
+    7,000-10,000 members, each a flat-named .jpg that decodes to 256x256 RGB, no duplicate names."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = archive.namelist()
+            if len(names) != len(set(names)):
+                raise UserError(f"{zip_path}: duplicate file names inside")
+            if not KAGGLE_MIN <= len(names) <= KAGGLE_MAX:
+                raise UserError(f"{zip_path}: {len(names):,} images; Kaggle accepts {KAGGLE_MIN:,} to {KAGGLE_MAX:,}")
+            for name in names:
+                if "/" in name or not name.lower().endswith(".jpg"):
+                    raise UserError(f"{zip_path}: {name} is not a flat .jpg name")
+                with Image.open(io.BytesIO(archive.read(name))) as img:
+                    if img.format != "JPEG" or img.mode != "RGB" or img.size != (KAGGLE_SIZE, KAGGLE_SIZE):
+                        raise UserError(f"{zip_path}: {name} is {img.format} {img.mode} {img.size}, "
+                                        f"not a {KAGGLE_SIZE}x{KAGGLE_SIZE} RGB JPEG")
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserError(f"{zip_path}: not a readable zip ({exc})") from None
+    return len(names)
 
 
 def _write_error(path: Path, exc: OSError) -> UserError:
