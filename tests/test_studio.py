@@ -205,6 +205,10 @@ def test_dashboard_reads_the_log_as_it_grows_and_starts_over_on_a_truncated_log(
     assert folder.dashboard(0)["curves"]["step"] == [1, 2]
     (run / "metrics.jsonl").write_text(json.dumps({"step": 2, "fid": 250.0, "kid": 0.2, "swd": 3.0}) + "\n")
     assert folder.dashboard(0)["metrics"] == [{"step": 2, "fid": 250.0, "kid": 0.2, "swd": 3.0}]
+    # A resume that raised `steps` wrote it into its checkpoints' config, not the run's config.json.
+    (run / "checkpoints" / "step-000002").mkdir(parents=True)
+    (run / "checkpoints" / "step-000002" / "config.json").write_text(json.dumps({"steps": 500}))
+    assert folder.dashboard(0)["steps"] == 500
     old = time.time() - 3600
     os.utime(log, (old, old))  # nothing written for an hour: not training, so no rate or ETA
     d = folder.dashboard(0)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..painting.timelapse import list_frames
+from ..training.checkpoint import latest_checkpoint
 
 # The log fields the dashboard draws (the rest of a record stays on disk).
 SERIES = ("wasserstein_estimate", "generator_loss", "critic_loss")
@@ -132,6 +133,12 @@ class RunFolder:
             rate = self._steps_per_second()
         config = _read_json(self.root / "config.json")
         total = config.get("steps") if isinstance(config, dict) else None
+        # A resume may raise `steps`; the run's config.json keeps the first value, the newest
+        # checkpoint's config the current one.
+        newest = latest_checkpoint(self.root)
+        checkpoint_config = _read_json(newest / "config.json") if newest is not None else None
+        if isinstance(checkpoint_config, dict) and isinstance(checkpoint_config.get("steps"), int):
+            total = checkpoint_config["steps"]
         live = mtime is not None and time.time() - mtime < LIVE_SECONDS
         eta = None
         if live and rate and isinstance(total, int) and latest is not None and total > latest:

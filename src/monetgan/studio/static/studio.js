@@ -182,8 +182,8 @@ function drawChart(canvas, series) {
   const Y = (y, ax) => T + (1 - (y - yr[ax][0]) / (yr[ax][1] - yr[ax][0])) * (H - T - B);
   ctx.strokeStyle = "#d8d3c7"; ctx.fillStyle = "#6b7078"; ctx.lineWidth = 1;
   ctx.strokeRect(L, T, W - L - R, H - T - B);
-  ctx.textAlign = "left"; ctx.fillText(`step ${fmt(xr[0])}`, L, H - 6);
-  ctx.textAlign = "right"; ctx.fillText(`step ${fmt(xr[1])}`, W - R, H - 6);
+  ctx.textAlign = "left"; ctx.fillText(`step ${Math.round(xr[0]).toLocaleString()}`, L, H - 6);
+  ctx.textAlign = "right"; ctx.fillText(`step ${Math.round(xr[1]).toLocaleString()}`, W - R, H - 6);
   for (const ax of ["left", "right"]) {
     if (!yr[ax]) continue;
     ctx.textAlign = ax === "left" ? "right" : "left";
@@ -201,11 +201,11 @@ function drawChart(canvas, series) {
     s.xs.forEach((x, i) => {
       const y = s.ys[i];
       if (y === null || !Number.isFinite(y)) { pen = false; return; }
-      if (s.dots) { ctx.fillRect(X(x) - 3, Y(y, ax) - 3, 6, 6); return; }
+      if (s.dots) { ctx.moveTo(X(x) + 4, Y(y, ax)); ctx.arc(X(x), Y(y, ax), 4, 0, 2 * Math.PI); return; }
       if (pen) ctx.lineTo(X(x), Y(y, ax)); else ctx.moveTo(X(x), Y(y, ax));
       pen = true;
     });
-    if (!s.dots) ctx.stroke();
+    if (s.dots) ctx.fill(); else ctx.stroke();
   }
 }
 
