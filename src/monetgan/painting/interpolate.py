@@ -20,7 +20,7 @@ from ..errors import UserError
 from ..files import atomic_output
 from ..nets.sampling import generate, latents_for_seeds
 from .paint import output_size, pick_generator, resize_square
-from .timelapse import _check_args, _write_gif, _write_mp4
+from .animation import check_animation_args, write_gif, write_mp4
 
 MODES = ("slerp", "lerp")
 MAX_FRAMES = 2000
@@ -116,14 +116,14 @@ def write_walk(images: np.ndarray, out: str | os.PathLike, fps: float = 24.0) ->
     An existing file is replaced, as `timelapse` replaces it.
     """
     out_path = Path(out)
-    suffix = _check_args(out_path, fps, 0.0, None)
+    suffix = check_animation_args(out_path, fps, 0.0, None)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     pictures = (Image.fromarray(image) for image in images)
     with atomic_output(out_path) as tmp:
         if suffix == ".gif":
-            _write_gif(pictures, len(images), tmp, fps, 0.0)
+            write_gif(pictures, len(images), tmp, fps, 0.0)
         else:
-            _write_mp4(pictures, tmp, fps, 0.0)
+            write_mp4(pictures, tmp, fps, 0.0)
     return out_path
 
 
@@ -147,7 +147,7 @@ def interpolate(seeds: list[int], out: str | os.PathLike, *, frames: int = 60, m
     (GIF quantises to 256 colours and MP4 compresses, so the file itself is approximate).
     """
     _check_walk([int(s) for s in seeds], frames, mode)
-    _check_args(Path(out), fps, 0.0, None)
+    check_animation_args(Path(out), fps, 0.0, None)
     if size is not None and not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
     generator = pick_generator(run, checkpoint, weights, ema, device)

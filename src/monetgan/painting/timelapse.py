@@ -13,11 +13,12 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from monetgan.errors import UserError
 from monetgan.files import atomic_output
+
+from .animation import check_animation_args, write_gif, write_mp4
 
 # The trainer zero-pads steps to at least 6 digits; longer runs simply get more digits.
 _FRAME_NAME = re.compile(r"^step-(\d{6,})\.png$")
@@ -28,10 +29,6 @@ _TARGET_WIDTH = 512
 _CAPTION_BACKGROUND = (24, 24, 24)
 _CAPTION_TEXT = (235, 235, 235)
 
-# Browsers replace GIF delays under 20 ms with 100 ms, which would make a "fast" GIF slow.
-_MIN_GIF_FRAME_MS = 20
-
-_SUFFIXES = (".gif", ".mp4")
 
 
 def list_frames(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
@@ -53,20 +50,6 @@ def list_frames(run_dir: str | os.PathLike[str]) -> list[tuple[int, Path]]:
     # Sort on the integer: a string sort would put step-1000000 before step-200000.
     found.sort(key=lambda item: item[0])
     return found
-
-
-def _check_args(out: Path, fps: float, hold_last: float, scale: int | None) -> str:
-    """Validate the user's options up front (before any work) and return the lower-cased suffix."""
-    suffix = out.suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise UserError(f"--out {out}: unsupported suffix {out.suffix or '(none)'!r}; use one of {', '.join(_SUFFIXES)}")
-    if not (math.isfinite(fps) and fps > 0):
-        raise UserError(f"--fps {fps}: must be a positive number of frames per second")
-    if not (math.isfinite(hold_last) and hold_last >= 0):
-        raise UserError(f"--hold-last {hold_last}: must be zero or a positive number of seconds")
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int) or scale < 1):
-        raise UserError(f"--scale {scale}: must be a whole number of at least 1 (or leave it out for automatic)")
-    return suffix
 
 
 def _default_scale(width: int) -> int:
@@ -109,16 +92,6 @@ def _captioned(frame: Image.Image, step: int, font: ImageFont.FreeTypeFont | Ima
     return canvas
 
 
-def _pad_even(img: Image.Image) -> Image.Image:
-    """Pad right/bottom by one pixel where needed: H.264 with yuv420p needs even width and height."""
-    width, height = img.width + img.width % 2, img.height + img.height % 2
-    if (width, height) == img.size:
-        return img
-    padded = Image.new("RGB", (width, height), _CAPTION_BACKGROUND)
-    padded.paste(img, (0, 0))
-    return padded
-
-
 def _rendered_frames(frames: list[tuple[int, Path]], scale: int | None) -> Iterator[Image.Image]:
     """Yield each frame scaled (nearest neighbour, so pixels stay crisp) and captioned, one at a time."""
     size: tuple[int, int] | None = None
@@ -136,38 +109,6 @@ def _rendered_frames(frames: list[tuple[int, Path]], scale: int | None) -> Itera
         yield _captioned(frame, step, font)
 
 
-def _write_gif(images: Iterator[Image.Image], count: int, path: Path, fps: float, hold_last: float) -> None:
-    """Write an endlessly looping GIF; the last frame stays up for an extra `hold_last` seconds."""
-    # Quantize as we go (what Pillow would do on save anyway) so long runs need 1/3 of the memory.
-    paletted = [img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256) for img in images]
-    frame_ms = max(_MIN_GIF_FRAME_MS, round(1000.0 / fps))
-    durations = [frame_ms] * count
-    durations[-1] = frame_ms + round(1000.0 * hold_last)
-    first, rest = paletted[0], paletted[1:]
-    first.save(path, format="GIF", save_all=True, append_images=rest, duration=durations, loop=0)
-
-
-def _write_mp4(images: Iterator[Image.Image], path: Path, fps: float, hold_last: float) -> None:
-    """Stream frames to H.264 (yuv420p, playable everywhere); repeat the last one to hold it."""
-    import imageio.v2 as imageio  # deferred: spawning ffmpeg machinery is only needed for MP4
-
-    repeats = round(hold_last * fps)
-    # macro_block_size=1: frames are already padded to even sizes, so stop imageio from resizing them.
-    writer = imageio.get_writer(
-        str(path), format="FFMPEG", fps=fps, codec="libx264", quality=8,
-        macro_block_size=1, pixelformat="yuv420p",
-    )
-    try:
-        last = None
-        for img in images:
-            last = np.asarray(_pad_even(img))
-            writer.append_data(last)
-        for _ in range(repeats if last is not None else 0):
-            writer.append_data(last)
-    finally:
-        writer.close()
-
-
 def timelapse(
     run_dir: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -183,7 +124,7 @@ def timelapse(
     temporary name beside `out` and renamed into place, so an interrupted run never leaves half a file.
     """
     out_path = Path(out)
-    suffix = _check_args(out_path, fps, hold_last, scale)
+    suffix = check_animation_args(out_path, fps, hold_last, scale)
     frames = list_frames(run_dir)
     if not frames:
         raise UserError(
@@ -193,7 +134,7 @@ def timelapse(
     images = _rendered_frames(frames, scale)
     with atomic_output(out_path) as tmp:
         if suffix == ".gif":
-            _write_gif(images, len(frames), tmp, fps, hold_last)
+            write_gif(images, len(frames), tmp, fps, hold_last)
         else:
-            _write_mp4(images, tmp, fps, hold_last)
+            write_mp4(images, tmp, fps, hold_last)
     return out_path
