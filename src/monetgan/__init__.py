@@ -11,11 +11,11 @@ The command line is a thin layer over these functions, which work the same from 
 
 The package is layered, and imports point down only:
 
-    cli                      the command line
+    cli  studio/             the command line; the local web page
     reports/                 evaluate, plotting
-    painting/                paint, bundled painter, Kaggle export, time-lapse
-    training/                losses, DiffAugment, the step, the loop, checkpoints, torchrun
-    nets/                    generators, pixel critics, the projected critic and its feature network
+    painting/                paint, stylize, bundled painter, Kaggle export, time-lapse, walks
+    training/                losses, DiffAugment, PatchNCE, the step, the loop, checkpoints, torchrun
+    nets/                    generators and the translator, pixel critics, the projected critic and its features
     data/  metrics/  config  decoding images; metric arithmetic; the typed configuration
     devices  files  errors   the ground floor
 """
@@ -27,8 +27,9 @@ from .painting.export import export_kaggle  # noqa: E402
 from .painting.paint import paint  # noqa: E402
 from .reports.evaluate import evaluate, format_report  # noqa: E402
 from .reports.plotting import plot  # noqa: E402
+from .painting.stylize import stylize  # noqa: E402
 from .painting.timelapse import timelapse  # noqa: E402
 from .training.loop import train  # noqa: E402
 
 __all__ = ["TrainConfig", "UserError", "evaluate", "export_kaggle", "format_report", "paint", "plot", "preset_names",
-           "timelapse", "train", "__version__"]
+           "stylize", "timelapse", "train", "__version__"]

@@ -23,7 +23,7 @@ from ..nets.generator_file import weights_dir
 from .export import (KAGGLE_MAX, KAGGLE_MIN, KAGGLE_SIZE, NEAR_COPY_RMS, ExportResult, _training_images,
                      submission_path, validate_submission, write_manifest, write_submission_zip)
 from .paint import resolve_checkpoint
-from .stylize import STYLIZER_NAME, load_stylizer
+from .stylize import STYLIZER_NAME, load_stylizer, stylize_batch
 
 
 def _stylizer_source(run, checkpoint, weights, ema) -> tuple[Path | None, dict]:
@@ -50,8 +50,6 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
     The stylizer comes from `run`, `checkpoint` or `weights`; with none of them, the bundled one.
     `data`: the paintings to check for near-copies; default: the run's own data.
     """
-    from ..reports.evaluate import _stylize_batchwise  # the batched translator pass evaluate uses too
-
     out_path = submission_path(out)
     translator = load_stylizer(run, checkpoint, weights, ema, device)
     ckpt, source = _stylizer_source(run, checkpoint, weights, ema)
@@ -68,7 +66,7 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
         raise UserError(f"--num {count:,}: --photos {photos} has only {len(found):,} usable photos")
     started = time.perf_counter()
     names = found.names[:count]
-    images = _stylize_batchwise(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size)
+    images = stylize_batch(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size)
     del found
     reals = _training_images(ckpt, data, KAGGLE_SIZE)
     copies = np.flatnonzero(nearest_pixel_l2(images, reals)[0] < near_copy_rms)

@@ -79,6 +79,18 @@ def stylize_image(translator: nn.Module, photo: Image.Image, size: int) -> np.nd
     return painting
 
 
+@torch.no_grad()
+def stylize_batch(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode."""
+    translator.eval()
+    device = next(translator.parameters()).device
+    out = []
+    for i in range(0, len(photos), batch_size):
+        x = torch.from_numpy(photos[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        out.append(to_uint8(translator(x.to(device))))
+    return np.concatenate(out)
+
+
 def _output_name(name: str) -> str:
     """A flat, printable file name for a photo found at `name` (a path inside a folder or zip)."""
     stem = str(Path(display_name(name)).with_suffix("")).replace("/", "__").replace("\\", "__")

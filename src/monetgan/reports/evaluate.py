@@ -41,6 +41,7 @@ from ..metrics.stats import (fid_from_features, kernel_inception_distance, mifid
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
+from ..painting.stylize import stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
 from ..nets.translator import Translator
 
@@ -156,20 +157,6 @@ def diversity(fake_images: np.ndarray, real: RealSet, seed: int = 0) -> dict[str
 def _paint(generator, num: int, seed: int) -> np.ndarray:
     seeds = range(FAKE_SEED_OFFSET + seed, FAKE_SEED_OFFSET + seed + num)
     return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
-
-
-@torch.no_grad()
-def _stylize_batchwise(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode."""
-    from ..data.images import to_uint8
-
-    translator.eval()
-    device = next(translator.parameters()).device
-    out = []
-    for i in range(0, len(photos), batch_size):
-        x = torch.from_numpy(photos[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        out.append(to_uint8(translator(x.to(device))))
-    return np.concatenate(out)
 
 
 def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike | None, size: int,
@@ -350,7 +337,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         else:
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
             if translating:
-                images = _stylize_batchwise(painter, photo_images)
+                images = stylize_batch(painter, photo_images)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
         features = extractor(images, show_progress=show_progress)
