@@ -72,3 +72,13 @@ class Translator(nn.Module):
         for up in self.up:
             h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
         return torch.tanh(self.to_rgb(h))
+
+
+def translation_gflops(translator: nn.Module, side: int) -> float:
+    """Forward GFLOP (2 per multiply-add) of one side x side photo, counted by torch's FLOP counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next(translator.parameters()).device
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        translator(torch.zeros(1, 3, side, side, device=device))
+    return counter.get_total_flops() / 1e9

@@ -40,6 +40,7 @@ from ..files import atomic_write_text
 from ..data.images import make_grid, save_png
 from .logs import RunLog, truncate_log
 from ..nets import count_parameters
+from ..nets.translator import translation_gflops
 from ..nets.sampling import generate, latents_for_seeds
 from .step import TrainingState, build_state, checkpoint_payload, painter, restore_state, train_step
 from .warm_start import InitialGenerator, load_initial_generator, start_from
@@ -224,6 +225,9 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
                 f"n_critic={cfg.n_critic}, batch={cfg.batch_size}; {cfg.generator} generator "
                 f"{count_parameters(state.generator):,} parameters, {cfg.critic} critic "
                 f"{count_parameters(state.critic, trainable_only=True):,} trained parameters")
+            if state.translates and show_progress and dist.is_main:
+                say(f"{state.photos.shape[0]} training photos; the translator costs "
+                    f"{translation_gflops(state.generator, 256):.1f} GFLOP per 256-px photo")
             return _loop(state, run_dir, cfg, show_progress, tensorboard, say, latest, frame_inputs)
     finally:
         dist.close()
