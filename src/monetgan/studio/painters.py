@@ -18,7 +18,7 @@ from torch import nn
 from ..data.images import png_bytes
 from ..errors import UserError
 from ..painting.interpolate import walk_frames, write_walk
-from ..painting.paint import output_size, paint_seeds, painting_metadata, pick_generator
+from ..painting.paint import output_size, paint_seeds, painting_metadata, pick_generator, require_painter
 
 
 class PngCache:
@@ -95,7 +95,9 @@ class PainterPool:
             with self._load_lock:  # double-checked: two first requests must not load it twice
                 if painter.generator is None:
                     spec = painter.spec
-                    painter.generator = pick_generator(spec.run, spec.checkpoint, None, None, self.device)
+                    # A photo -> painting run has a dashboard but no gallery: one clear error, not a crash.
+                    painter.generator = require_painter(pick_generator(spec.run, spec.checkpoint, None, None,
+                                                                       self.device))
                     self.loads += 1
         return painter
 
