@@ -2,7 +2,7 @@
 
     python -m benchmarks.quality_over_time RUN [RUN ...] --real ../shared/data/monet_jpg
         [--num 1000] [--judge-at 256|native] [--every 1] [--marks 5,10,15] [--bootstrap 2000]
-        [--json out.json] [--plot out.png] [--tracking-plot out.png] [--markdown] [--fresh]
+        [--json out.json] [--plot out.png] [--tracking-plot out.png] [--markdown] [--fresh | --cached-only]
 
 For each run it evaluates checkpoints (every `--every`-th one, or the one nearest each CPU-minute in
 `--marks`) with `monetgan.evaluate`: `--num` EMA paintings, judged at 256 px against the 256-px
@@ -87,12 +87,14 @@ def _key(name: str, num: int, judge_at: str, seed: int) -> str:
 
 
 def measure(run: Path, real: str, num: int, every: int, marks: list[float] | None, reps: int,
-            judge_at: str = "256", seed: int = 0, fresh: bool = False) -> dict[str, Any]:
+            judge_at: str = "256", seed: int = 0, fresh: bool = False, cached_only: bool = False) -> dict[str, Any]:
     chosen = pick(list_checkpoints(run), every, marks)
     cache_path = run / CACHE_NAME
     cache: dict[str, Any] = {} if fresh or not cache_path.exists() else json.loads(cache_path.read_text())
     rows_by_key = cache.setdefault("rows", {})
     todo = [c for c in chosen if _key(c.name, num, judge_at, seed) not in rows_by_key]
+    if cached_only:  # report what has been measured so far, evaluate nothing
+        chosen, todo = [c for c in chosen if c not in todo], []
     if todo:
         # One evaluate call: the real set, its floors and the feature network are set up once.
         report = monetgan.evaluate(run, checkpoint=",".join(c.name for c in todo), real=real, num=num,
@@ -169,7 +171,7 @@ def plot_tracking(results: list[dict[str, Any]], path: Path) -> None:
         twin = ax.twinx()
         twin.plot(steps, [np.nan if r["wasserstein_estimate"] is None else r["wasserstein_estimate"] for r in rows],
                   marker="s", ms=3, color="tab:red")
-        twin.set_ylabel("Wasserstein estimate (50-step mean)", color="tab:red")
+        twin.set_ylabel("W estimate (50-step mean)", color="tab:red")
         title = Path(result["run"]).name
         if "spearman_w_fid" in result:
             s = result["spearman_w_fid"]
@@ -186,10 +188,11 @@ def markdown(result: dict[str, Any]) -> str:
         cpu = "?" if r["cpu_minutes"] is None else f"{r['cpu_minutes']:.1f}"
         w = "–" if r["wasserstein_estimate"] is None else f"{r['wasserstein_estimate']:.3f}"
         lines.append(f"| {r['step']} | {cpu} | {w} | {r['fid']:.1f} | {r['kid']:.3f} | {r['swd']:.1f} |")
+    lines.append("")
     for metric in METRICS:
         if f"spearman_w_{metric}" in result:
             s = result[f"spearman_w_{metric}"]
-            lines.append(f"\nrho(W, {metric.upper()}) = {s['rho']:+.2f}, 95% interval "
+            lines.append(f"rho(W, {metric.upper()}) = {s['rho']:+.2f}, 95% interval "
                          f"[{s['ci95'][0]:+.2f}, {s['ci95'][1]:+.2f}], n = {s['checkpoints']}")
     return "\n".join(lines)
 
@@ -206,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--marks", help="instead: the checkpoints nearest these CPU-minutes, e.g. 5,10,20")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--fresh", action="store_true", help=f"ignore rows kept in RUN/{CACHE_NAME}")
+    parser.add_argument("--cached-only", action="store_true",
+                        help=f"evaluate nothing: report only the checkpoints already in RUN/{CACHE_NAME}")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--plot", type=Path, help="FID against CPU-minutes, all runs on one axis")
     parser.add_argument("--tracking-plot", type=Path, help="FID and W estimate against step, one panel per run")
@@ -213,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     marks = [float(m) for m in args.marks.split(",")] if args.marks else None
     results = [measure(run, args.real, args.num, args.every, marks, args.bootstrap, args.judge_at, args.seed,
-                       args.fresh) for run in args.runs]
+                       args.fresh, args.cached_only) for run in args.runs]
     for result in results:
         print(f"{Path(result['run']).name} (n = {len(result['rows'])} checkpoints, {result['num']} images, "
               f"judged at {result.get('resolution') or result['judge_at']} px):")
