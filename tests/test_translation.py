@@ -75,8 +75,9 @@ def test_content_term_is_lowest_for_the_identity():
     assert 0 < same < flipped and same < noise
 
 
-def test_translation_resume_is_byte_identical(tmp_path, paintings, photos):
-    settings = dict(CUT_TINY, steps=4, checkpoint_every=2)
+@pytest.mark.parametrize("nce_identity", [False, True])  # FastCUT (the preset) and CUT
+def test_translation_resume_is_byte_identical(tmp_path, paintings, photos, nce_identity):
+    settings = dict(CUT_TINY, steps=4, checkpoint_every=2, nce_identity=nce_identity)
     kwargs = dict(preset="cut-128", show_progress=False, tensorboard=False)
     straight = monetgan.train(paintings, tmp_path / "a", photos=photos, **kwargs, **settings)
     monetgan.train(paintings, tmp_path / "b", photos=photos, **kwargs, **{**settings, "steps": 2})
