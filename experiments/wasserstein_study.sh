@@ -22,12 +22,13 @@ run=(nice -n 10 monetgan train --data "$data" --quiet)
 "${run[@]}" --run runs/study-quick-wgan-gp --preset quick --loss wgan-gp --seed 0 \
   --set steps=1052 checkpoint_every=75 log_every=1 sample_every=300 keep_checkpoints=0
 
-# Projected critic at 64 px: 60, 120, 180, 190, 200, 208, 210, 240, ..., 360, 389.
+# Projected critic at 64 px: 60, 120, 180, 190, 200, 208, 210, 240, ..., 360, 389, 390, 420, 450.
 p=runs/study-projected-wgan-gp
 common=(--preset projected-128 --loss wgan-gp --seed 0)
 "${run[@]}" --run $p "${common[@]}" --set resolution=64 steps=190 checkpoint_every=60 log_every=1 sample_every=300 keep_checkpoints=0
 "${run[@]}" --run $p --set steps=208 checkpoint_every=50
 "${run[@]}" --run $p --set steps=389 checkpoint_every=30
+"${run[@]}" --run $p --set steps=450 checkpoint_every=30   # 390, 420, 450: 16 checkpoints in all
 
 nice -n 10 python -m benchmarks.quality_over_time runs/study-projected-wgan-gp runs/study-quick-wgan-gp \
   --real "$data" --num 100 --judge-at native --bootstrap 2000 --markdown \
