@@ -43,7 +43,12 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """SHA-256 of the decoded pixels: identifies the data a run was trained on."""
-        return hashlib.sha256(self.images.numpy().tobytes()).hexdigest()
+        return pixels_fingerprint(self.images)
+
+
+def pixels_fingerprint(images: torch.Tensor) -> str:
+    """SHA-256 of a uint8 image tensor's pixels."""
+    return hashlib.sha256(images.numpy().tobytes()).hexdigest()
 
 
 def _is_image_name(name: str) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .dataset import Dataset
+from .dataset import Dataset, pixels_fingerprint
 
 
 def held_out(name: str, percent: int) -> bool:
@@ -30,7 +30,7 @@ class PhotoSplit:
 
     def fingerprint(self) -> str:
         """SHA-256 of the training photos' pixels: a resumed run must see the same ones."""
-        return hashlib.sha256(self.train.numpy().tobytes()).hexdigest()
+        return pixels_fingerprint(self.train)
 
 
 def split_photos(photos: Dataset, percent: int) -> PhotoSplit:

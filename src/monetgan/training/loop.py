@@ -32,7 +32,7 @@ from ..version import __version__
 from .checkpoint import Checkpoint, latest_checkpoint, load_checkpoint, remove_partial_checkpoints, save_checkpoint
 from ..config import TrainConfig, build_config, check_resume_overrides, load_config, save_config
 from ..data.dataset import KAGGLE_PHOTO_FOLDER, load_dataset
-from ..data.photos import split_photos
+from ..data.photos import PhotoSplit, split_photos
 from ..devices import pick_device
 from .distributed import Distributed, from_environment
 from ..errors import UserError
@@ -139,7 +139,8 @@ def _save_frame(state: TrainingState, run_dir: Path, latents: torch.Tensor, log:
 
 
 def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprint: str, images: torch.Tensor,
-                         initial: InitialGenerator | None) -> None:
+                         provenance: dict[str, Any]) -> None:
+    """config.json, run.json (data, its fingerprint, and `provenance`: init_from, photos) and reals.png."""
     save_config(cfg, run_dir / "config.json")
     info = {
         "data": str(data.resolve()),
@@ -148,7 +149,7 @@ def _write_new_run_files(run_dir: Path, cfg: TrainConfig, data: Path, fingerprin
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "monetgan_version": __version__,
         "torch_version": torch.__version__,
-        **(initial.provenance if initial is not None else {}),
+        **provenance,
     }
     atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
     save_png(make_grid(images[:64].permute(0, 2, 3, 1).numpy()), run_dir / "reals.png")
@@ -263,8 +264,7 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, photos: str | os.Pat
     photo_path = _photos_path(run_dir, photos, resuming, cfg)
     dataset = load_dataset(data_path, stored, show_progress=show_progress)
     if dataset.skipped:
-        atomic_write_text(run_dir / "skipped.txt", "".join(
-            f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
+        _write_skipped(run_dir / "skipped.txt", dataset.skipped)
         say(f"skipped {len(dataset.skipped)} of {len(dataset) + len(dataset.skipped)} files that could not be used; "
             f"list in {run_dir / 'skipped.txt'}")
     if len(dataset) < cfg.min_images:
@@ -276,17 +276,27 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, photos: str | os.Pat
     if resuming and _saved_fingerprint(run_dir) not in (None, fingerprint):
         raise UserError(f"--data {data_path} differs from the images this run was trained on; "
                         "pass the original data to resume, or start a new --run")
-    split = _load_photos(run_dir, photo_path, cfg, stored, resuming, show_progress, say) if photo_path else None
+    split, photos_fingerprint = (_load_photos(run_dir, photo_path, cfg, stored, resuming, show_progress, say)
+                                 if photo_path else (None, None))
     if ckpt_path is None and (not resuming or not (run_dir / "run.json").exists()):
-        _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images, initial)
+        provenance = dict(initial.provenance) if initial is not None else {}
         if split is not None:
-            _write_photo_files(run_dir, photo_path, split)
+            provenance.update(photos=str(photo_path.resolve()), photos_fingerprint=photos_fingerprint,
+                              num_photos=len(split.train), num_photos_held_out=len(split.holdout))
+            atomic_write_text(run_dir / "holdout.txt", "".join(f"{name}\n" for name in split.holdout_names))
+        _write_new_run_files(run_dir, cfg, data_path, fingerprint, dataset.images, provenance)
     checkpoint = load_checkpoint(ckpt_path) if ckpt_path is not None else None
-    if split is None:
-        return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial)
-    frames = split.holdout if len(split.holdout) else split.train  # restyled in every time-lapse frame
-    return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial, split.train,
-                     frames[: cfg.num_frame_samples].clone())
+    frames = None
+    if split is not None:  # the photos every time-lapse frame restyles: held-out ones when there are any
+        frames = (split.holdout if len(split.holdout) else split.train)[: cfg.num_frame_samples].clone()
+    return _Prepared(cfg, dataset.images, fingerprint, checkpoint, initial,
+                     split.train if split is not None else None, frames)
+
+
+def _write_skipped(path: Path, skipped: list[tuple[str, str]]) -> None:
+    """One `name<TAB>reason` line per file that could not be used."""
+    atomic_write_text(path, "".join(f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n"
+                                    for name, why in skipped))
 
 
 def _photos_path(run_dir: Path, photos: str | os.PathLike | None, resuming: bool, cfg: TrainConfig) -> Path | None:
@@ -306,13 +316,14 @@ def _photos_path(run_dir: Path, photos: str | os.PathLike | None, resuming: bool
                     "(Kaggle's gan-getting-started.zip works: its photo_jpg/ is taken)")
 
 
-def _load_photos(run_dir: Path, path: Path, cfg: TrainConfig, size: int, resuming: bool, show_progress: bool, say):
-    """Decoded, split photos; on resume they must be the ones the run started with."""
+def _load_photos(run_dir: Path, path: Path, cfg: TrainConfig, size: int, resuming: bool, show_progress: bool,
+                 say) -> tuple[PhotoSplit, str]:
+    """Decoded, split photos and the training photos' fingerprint; on resume they must be the ones the
+    run started with."""
     dataset = load_dataset(path, size, show_progress=show_progress, prefer=KAGGLE_PHOTO_FOLDER, flag="--photos",
                            what="photos")
     if dataset.skipped:
-        atomic_write_text(run_dir / "skipped-photos.txt", "".join(
-            f"{name.encode('utf-8', 'backslashreplace').decode()}\t{why}\n" for name, why in dataset.skipped))
+        _write_skipped(run_dir / "skipped-photos.txt", dataset.skipped)
         say(f"skipped {len(dataset.skipped)} photos that could not be used; list in {run_dir / 'skipped-photos.txt'}")
     split = split_photos(dataset, cfg.photo_holdout_percent)
     if len(split.train) < cfg.min_images:
@@ -324,16 +335,7 @@ def _load_photos(run_dir: Path, path: Path, cfg: TrainConfig, size: int, resumin
     if saved not in (None, fingerprint):
         raise UserError(f"--photos {path} differs from the photos this run was trained on; "
                         "pass the original photos to resume, or start a new --run")
-    return split
-
-
-def _write_photo_files(run_dir: Path, path: Path, split) -> None:
-    """run.json gains the photos' path and fingerprint; holdout.txt names the photos never trained on."""
-    info = json.loads((run_dir / "run.json").read_text())
-    info.update(photos=str(path.resolve()), photos_fingerprint=split.fingerprint(),
-                num_photos=len(split.train), num_photos_held_out=len(split.holdout))
-    atomic_write_text(run_dir / "run.json", json.dumps(info, indent=2) + "\n")
-    atomic_write_text(run_dir / "holdout.txt", "".join(f"{name}\n" for name in split.holdout_names))
+    return split, fingerprint
 
 
 def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: bool, tensorboard: bool,

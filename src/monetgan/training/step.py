@@ -425,7 +425,7 @@ def restore_state(state: TrainingState, ckpt: Checkpoint) -> None:
         photo_order = ckpt.state.get("photo_order")
         if photo_order is None:
             raise UserError(f"checkpoint {ckpt.path} has no photo order; it was not written by a photo -> painting run")
-        state.photo_order = BatchOrder(state.photo_order.size, state.cfg.seed + 3, photo_order["epoch"],
+        state.photo_order = BatchOrder(state.photo_order.size, state.photo_order.seed, photo_order["epoch"],
                                        photo_order["position"])
     state.step = ckpt.step
     state.critic_steps = int(ckpt.state.get("critic_steps", 0))
