@@ -24,7 +24,7 @@ from ..data.images import UnusableImage, decode_rgb, save_png, to_uint8
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
 from ..nets.translator import Translator
-from .paint import load_generator, resolve_checkpoint
+from .paint import pick_generator
 
 STYLIZER_NAME = "stylizer"  # monetgan/weights/stylizer.safetensors + .json, when one is bundled
 
@@ -37,22 +37,16 @@ class StylizeResult:
 
 def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
                   weights: str | os.PathLike | None = None, ema: bool | None = None, device: str = "auto") -> nn.Module:
-    """The translator named by --run, --checkpoint or --weights; with none, the bundled stylizer."""
-    if sum(x is not None for x in (run, checkpoint, weights)) > 1:
-        raise UserError("give only one of --run, --checkpoint or --weights")
-    if weights is not None:
-        path = Path(weights)
-        if path.suffix != ".safetensors":
-            raise UserError(f"--weights {path}: expected a .safetensors file with its .json card beside it")
-        model = load_bundled(path.stem, device=device, folder=path.parent)
-    elif run is not None or checkpoint is not None:
-        model = load_generator(resolve_checkpoint(run, checkpoint), ema=ema, device=device)
-    else:
+    """The translator named by --run, --checkpoint or --weights (as `paint` picks a painter); with
+    none, the bundled stylizer."""
+    if run is None and checkpoint is None and weights is None:
         if not (weights_dir() / f"{STYLIZER_NAME}.safetensors").is_file():
             raise UserError("no stylizer is bundled with this monetgan yet; train one with "
                             "`monetgan train --preset cut-128 --data PAINTINGS --photos PHOTOS --run RUN` "
                             "and pass --run RUN")
         model = load_bundled(STYLIZER_NAME, device=device)
+    else:
+        model = pick_generator(run, checkpoint, weights, ema, device)
     if not isinstance(model, Translator):
         raise UserError("that generator paints from noise, not from photos; use `monetgan paint`, or give a run "
                         "trained with --preset cut-128 --photos ...")

@@ -182,18 +182,12 @@ def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike 
     return images[:num].permute(0, 2, 3, 1).numpy(), where
 
 
-def _is_translator_checkpoint(checkpoint: Path) -> bool:
+def _checkpoint_config(checkpoint: Path) -> tuple[int, bool]:
+    """(resolution, is a photo -> painting translator) of a checkpoint, from its config.json (no weights loaded)."""
     try:
-        return json.loads((checkpoint / "config.json").read_text()).get("generator") == "translator"
-    except (OSError, ValueError) as exc:
-        raise UserError(f"checkpoint {checkpoint}: cannot read its config.json ({exc})") from None
-
-
-def _checkpoint_resolution(checkpoint: Path) -> int:
-    """The resolution a checkpoint was trained at, from its config.json (no weights loaded)."""
-    try:
-        return int(json.loads((checkpoint / "config.json").read_text())["resolution"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        config = json.loads((checkpoint / "config.json").read_text())
+        return int(config["resolution"]), config.get("generator") == "translator"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UserError(f"checkpoint {checkpoint}: cannot read its config.json ({exc})") from None
 
 
@@ -306,8 +300,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         generator_resolution = _native_size(Path(fake)) or KAGGLE_SIZE
     elif run is not None:
         jobs = [(p.name, p) for p in _checkpoint_list(run, checkpoint)]
-        translating = _is_translator_checkpoint(jobs[0][1])
-        generator_resolution = KAGGLE_SIZE if translating else _checkpoint_resolution(jobs[0][1])
+        trained_at, translating = _checkpoint_config(jobs[0][1])
+        generator_resolution = KAGGLE_SIZE if translating else trained_at
     else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
         painter = pick_generator(None, checkpoint, weights, ema, device)
         name = Path(checkpoint).name if checkpoint else Path(weights).stem if weights else "bundled"
