@@ -177,6 +177,8 @@ def test_evaluate_judges_a_stylizer_on_its_held_out_photos(cut_run):
 def test_paint_refuses_a_stylizer_in_one_line(cut_run, tmp_path):
     root, _ = cut_run
     assert_one_line_error(run_cli("paint", "--run", root / "run", "--out", tmp_path / "o"), "monetgan stylize")
+    assert_one_line_error(run_cli("interpolate", "--seeds", "1,2", "--frames", 4, "--out", tmp_path / "w.gif",
+                                  "--run", root / "run"), "monetgan stylize")
 
 
 def test_kaggle_export_from_photos_passes_its_own_validation(cut_run, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import UserError
+from ..files import atomic_output
 
 SUFFIXES = (".gif", ".mp4")
 # Browsers replace GIF delays under 20 ms with 100 ms, which would make a "fast" GIF slow.
@@ -71,3 +72,15 @@ def write_mp4(images: Iterator[Image.Image], path: Path, fps: float, hold_last: 
             writer.append_data(last)
     finally:
         writer.close()
+
+
+def write_animation(images: Iterator[Image.Image], count: int, out: Path, fps: float, hold_last: float) -> Path:
+    """`count` frames to `out`, a GIF or an MP4 by its suffix (checked first with
+    `check_animation_args`), through a temporary file renamed into place: never half a file."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(out) as tmp:
+        if out.suffix.lower() == ".gif":
+            write_gif(images, count, tmp, fps, hold_last)
+        else:
+            write_mp4(images, tmp, fps, hold_last)
+    return out

@@ -17,10 +17,9 @@ from PIL import Image
 from torch import nn
 
 from ..errors import UserError
-from ..files import atomic_output
 from ..nets.sampling import generate, latents_for_seeds
-from .paint import output_size, pick_generator, resize_square
-from .animation import check_animation_args, write_gif, write_mp4
+from .paint import output_size, pick_generator, require_painter, resize_square
+from .animation import check_animation_args, write_animation
 
 MODES = ("slerp", "lerp")
 MAX_FRAMES = 2000
@@ -116,15 +115,8 @@ def write_walk(images: np.ndarray, out: str | os.PathLike, fps: float = 24.0) ->
     An existing file is replaced, as `timelapse` replaces it.
     """
     out_path = Path(out)
-    suffix = check_animation_args(out_path, fps, 0.0, None)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    pictures = (Image.fromarray(image) for image in images)
-    with atomic_output(out_path) as tmp:
-        if suffix == ".gif":
-            write_gif(pictures, len(images), tmp, fps, 0.0)
-        else:
-            write_mp4(pictures, tmp, fps, 0.0)
-    return out_path
+    check_animation_args(out_path, fps, 0.0, None)
+    return write_animation((Image.fromarray(image) for image in images), len(images), out_path, fps, 0.0)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -150,5 +142,5 @@ def interpolate(seeds: list[int], out: str | os.PathLike, *, frames: int = 60, m
     check_animation_args(Path(out), fps, 0.0, None)
     if size is not None and not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
-    generator = pick_generator(run, checkpoint, weights, ema, device)
+    generator = require_painter(pick_generator(run, checkpoint, weights, ema, device))
     return write_walk(walk_frames(generator, seeds, frames, mode, size), out, fps)

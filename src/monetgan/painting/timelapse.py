@@ -16,9 +16,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 
 from monetgan.errors import UserError
-from monetgan.files import atomic_output
-
-from .animation import check_animation_args, write_gif, write_mp4
+from .animation import check_animation_args, write_animation
 
 # The trainer zero-pads steps to at least 6 digits; longer runs simply get more digits.
 _FRAME_NAME = re.compile(r"^step-(\d{6,})\.png$")
@@ -124,17 +122,10 @@ def timelapse(
     temporary name beside `out` and renamed into place, so an interrupted run never leaves half a file.
     """
     out_path = Path(out)
-    suffix = check_animation_args(out_path, fps, hold_last, scale)
+    check_animation_args(out_path, fps, hold_last, scale)
     frames = list_frames(run_dir)
     if not frames:
         raise UserError(
             f"{run_dir}: no frames in {Path(run_dir) / 'frames'}; train for at least one sample_every interval first"
         )
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    images = _rendered_frames(frames, scale)
-    with atomic_output(out_path) as tmp:
-        if suffix == ".gif":
-            write_gif(images, len(frames), tmp, fps, hold_last)
-        else:
-            write_mp4(images, tmp, fps, hold_last)
-    return out_path
+    return write_animation(_rendered_frames(frames, scale), len(frames), out_path, fps, hold_last)
