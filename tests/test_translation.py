@@ -11,7 +11,7 @@ from PIL import Image
 
 import monetgan
 from monetgan.errors import UserError
-from monetgan.nets.translator import Translator
+from monetgan.nets.translator import PHOTO_LIMIT, Translator
 from monetgan.painting.stylize import output_shape, stylize
 from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
 
@@ -48,6 +48,27 @@ def test_translator_keeps_any_size_that_is_a_multiple_of_4_and_has_no_transposed
     assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in net.modules())
     feats = net.encode(torch.zeros(1, 3, 32, 32))
     assert [f.shape[1] for f in feats] == net.feature_channels
+
+
+def test_residual_translator_starts_as_the_identity_and_learns_a_change():
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 32, 32) * 2 - 1
+    net = Translator(channels=8, blocks=2, residual=True)
+    start = net(photo)
+    assert torch.allclose(start, photo.clamp(-PHOTO_LIMIT, PHOTO_LIMIT), atol=1e-6)
+    assert not torch.allclose(Translator(channels=8, blocks=2)(photo), photo, atol=0.1)  # the plain one is not
+    # The zero output layer still gets a gradient, so training moves the painting away from the photo.
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    target = -photo
+    losses = []
+    for _ in range(5):
+        loss = (net(photo) - target).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    assert (net(photo) - start).abs().max() > 0.05
 
 
 def test_info_nce_has_its_known_value_for_orthonormal_patches():

@@ -90,6 +90,7 @@ class TrainConfig:
 
     # --- photo -> painting (generator = translator; train with --photos) -----------------------
     translator_blocks: int = 4  # residual blocks at a quarter of the resolution
+    translator_residual: bool = False  # paint a change to the photo, starting as the identity (nets/translator.py)
     nce_weight: float = 1.0  # CUT's lambda_NCE: weight of the PatchNCE content term
     nce_identity: bool = True  # CUT (True) also asks paintings to stay themselves; FastCUT (False) skips it
     nce_patches: int = 256  # patches per layer and image in PatchNCE

@@ -10,6 +10,12 @@ contrast should not depend on the other photos in its batch.
 It is fully convolutional, so it translates a photo of any size whose sides are multiples of 4.
 `encode(x)` returns the encoder's feature maps that PatchNCE compares between a photo and its
 painting (CUT's layers: the stem, both downsamplings, and two residual blocks).
+
+With `residual=True` the network paints a change to the photo rather than a new image:
+painting = tanh(atanh(photo) + delta), and the layer that outputs delta starts at zero. Step 0 then
+returns the photo itself, which already scores far better than noise against the paintings, and
+training only has to learn the style (the zero-initialised output layer is ControlNet's and
+ReZero's trick; the residual output is the usual one of image restoration networks).
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from torch import nn
 def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, padding_mode="reflect"),
                          nn.InstanceNorm2d(c_out, affine=True), nn.ReLU(inplace=True))
+
+
+PHOTO_LIMIT = 0.995  # |photo| is clamped here before atanh (atanh(0.995) = 3.0)
 
 
 class ResidualBlock(nn.Module):
@@ -38,14 +47,18 @@ class ResidualBlock(nn.Module):
 class Translator(nn.Module):
     """photo (B, 3, H, W) in [-1, 1] -> painting (B, 3, H, W) in [-1, 1]."""
 
-    def __init__(self, channels: int = 32, blocks: int = 4, max_channels: int = 256):
+    def __init__(self, channels: int = 32, blocks: int = 4, max_channels: int = 256, residual: bool = False):
         super().__init__()
+        self.residual = residual
         widths = [channels, min(max_channels, 2 * channels), min(max_channels, 4 * channels)]
         self.stem = _conv_norm_relu(3, widths[0], 7)
         self.down = nn.ModuleList([_conv_norm_relu(widths[0], widths[1], 3, 2), _conv_norm_relu(widths[1], widths[2], 3, 2)])
         self.blocks = nn.ModuleList(ResidualBlock(widths[2]) for _ in range(blocks))
         self.up = nn.ModuleList([_conv_norm_relu(widths[2], widths[1], 3), _conv_norm_relu(widths[1], widths[0], 3)])
         self.to_rgb = nn.Conv2d(widths[0], 3, 7, 1, 3, padding_mode="reflect")
+        if residual:  # start as the identity: delta = 0
+            nn.init.zeros_(self.to_rgb.weight)
+            nn.init.zeros_(self.to_rgb.bias)
         # PatchNCE taps: the stem, each downsampling, the first and the middle residual block.
         self.nce_block_taps = sorted({0, len(self.blocks) // 2}) if blocks else []
         self.feature_channels = [widths[0], widths[1], widths[2]] + [widths[2]] * len(self.nce_block_taps)
@@ -71,6 +84,9 @@ class Translator(nn.Module):
             h = block(h)
         for up in self.up:
             h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
+        if self.residual:
+            # The photo in tanh's pre-image; the clamp keeps atanh finite at pure black and white.
+            return torch.tanh(torch.atanh(x.clamp(-PHOTO_LIMIT, PHOTO_LIMIT)) + self.to_rgb(h))
         return torch.tanh(self.to_rgb(h))
 
 
