@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 import monetgan
 from monetgan.painting.bundled import MAX_BYTES, bundle, load_bundled, read_card, weights_dir
+from monetgan.files import sha256_of_file
 from monetgan.nets import count_parameters
 
 
@@ -25,6 +26,7 @@ def test_shipped_weights_load_paint_and_match_their_card():
     assert images.shape == (2, 3, card["config"]["resolution"], card["config"]["resolution"])
     assert images.min() >= -1 and images.max() <= 1 and images.std() > 0.05  # a picture, not a flat field
     assert (weights_dir() / "monet.safetensors").stat().st_size <= MAX_BYTES
+    assert sha256_of_file(weights_dir() / "monet.safetensors") == card["weights_sha256"]
     # Paintings come out at 256 px: natively, or upsampled as the card says.
     assert card.get("output_size", card["config"]["resolution"]) == 256
     for key in ("recipe", "steps_trained", "wall_time_seconds", "hardware", "metrics", "data", "command"):
@@ -77,7 +79,23 @@ def test_wrong_shapes_are_refused(bundled_pair):
     name = next(iter(weights))
     weights[name] = torch.zeros(3, 3)
     save_file(weights, str(folder / "tiny.safetensors"))
+    with pytest.raises(monetgan.UserError, match="not the file its card"):
+        load_bundled("tiny", device="cpu", folder=folder)
+    # A card from before the hash was recorded: the shapes are still checked, strictly.
+    card = json.loads((folder / "tiny.json").read_text())
+    del card["weights_sha256"]
+    (folder / "tiny.json").write_text(json.dumps(card))
     with pytest.raises(monetgan.UserError, match="do not load"):
+        load_bundled("tiny", device="cpu", folder=folder)
+
+
+def test_weights_that_fit_but_are_not_the_cards_are_refused(bundled_pair):
+    folder, _ = bundled_pair
+    weights = load_file(str(folder / "tiny.safetensors"))
+    name = next(k for k, v in weights.items() if v.is_floating_point())
+    weights[name] = weights[name] + 1.0  # same names and shapes: only the hash can tell
+    save_file(weights, str(folder / "tiny.safetensors"))
+    with pytest.raises(monetgan.UserError, match="SHA-256"):
         load_bundled("tiny", device="cpu", folder=folder)
 
 

@@ -195,6 +195,23 @@ def test_evaluate_judges_a_stylizer_on_its_held_out_photos(cut_run):
     assert "content kept" in monetgan.format_report(report)
 
 
+def test_photos_alone_are_judged_with_the_bundled_stylizer(cut_run, tmp_path, monkeypatch, photos):
+    root, _ = cut_run
+    import monetgan.painting.stylize as stylize_module
+    from monetgan.painting.bundled import bundle
+
+    ckpt = sorted((root / "run" / "checkpoints").iterdir())[-1]
+    bundle(ckpt, tmp_path / "weights", name="stylizer")
+    monkeypatch.setattr(stylize_module, "weights_dir", lambda: tmp_path / "weights")
+    report = monetgan.evaluate(photos=photos, real=root / "paintings", cache_dir=None, show_progress=False)
+    row = report["results"][0]
+    assert row["name"] == "bundled-stylizer" and row["num_fake"] == report["photos"]["num"] == 20
+    # The same stylizer read from its run paints the same pictures, so it scores the same.
+    from_run = monetgan.evaluate(checkpoint=ckpt, photos=photos, real=root / "paintings", cache_dir=None,
+                                 show_progress=False)["results"][0]
+    assert row["fid"] == pytest.approx(from_run["fid"], rel=1e-6)
+
+
 def test_paint_refuses_a_stylizer_in_one_line(cut_run, tmp_path):
     root, _ = cut_run
     assert_one_line_error(run_cli("paint", "--run", root / "run", "--out", tmp_path / "o"), "monetgan stylize")

@@ -239,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--real", required=True, help="the real paintings (the training set)")
     p.add_argument("--holdout", help="a second real set that was not trained on")
     p.add_argument("--photos", help="judging a stylizer: the photos to paint (default for a run: the photos it held "
-                                    "out of training)")
+                                    "out of training; with no --run, --checkpoint or --weights: the bundled stylizer)")
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")

@@ -20,6 +20,7 @@ from torch import nn
 from ..config import config_from_dict
 from ..devices import pick_device
 from ..errors import UserError
+from ..files import sha256_of_file
 from . import build_generator, count_parameters
 
 CARD_FORMAT = 1
@@ -51,6 +52,10 @@ def load_bundled(name: str = BUNDLED_NAME, device: str = "auto", folder: Path | 
     cfg = config_from_dict(card["config"], f"{folder / name}.json")
     generator = build_generator(cfg)
     path = folder / f"{name}.safetensors"
+    expected = card.get("weights_sha256")  # cards written before it was recorded have none
+    if expected is not None and path.is_file() and sha256_of_file(path) != expected:
+        raise UserError(f"{path} is not the file its card {name}.json describes (SHA-256 differs); reinstall "
+                        "monetgan or bundle the pair again")
     try:
         weights = load_file(str(path))
         generator.load_state_dict({k: v.float() for k, v in weights.items()})

@@ -2,7 +2,7 @@
 
 It is stored as two files in `monetgan/weights/`:
 - `<name>.safetensors`: the EMA generator's weights (fp16 if that is what keeps it small);
-- `<name>.json`: its card: format version, the training config that builds the network, parameter
+- `<name>.json`: its card: format version, the weights file's SHA-256, the training config that builds the network, parameter
   count, dtype, recipe, steps, wall time, hardware, metrics and data provenance.
 Loading validates the card, every tensor's name and shape (strict `load_state_dict`) and the
 parameter count before any weight is used; nothing is unpickled.
@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from ..training.checkpoint import load_checkpoint
 from ..config import config_from_dict
 from ..errors import UserError
-from ..files import atomic_output, atomic_write_text
+from ..files import atomic_output, atomic_write_text, sha256_of_file
 from ..nets import build_generator, count_parameters
 # The file format lives with the networks, so training can start from a painter too (--init-from).
 from ..nets.generator_file import BUNDLED_NAME, CARD_FORMAT, load_bundled, read_card, weights_dir  # noqa: F401
@@ -66,6 +66,7 @@ def bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, name: str 
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / f"{name}.safetensors") as tmp:
         save_file(weights, str(tmp))
+    card["weights_sha256"] = sha256_of_file(out / f"{name}.safetensors")  # the card names its own weights
     atomic_write_text(out / f"{name}.json", json.dumps(card, indent=2) + "\n")
     return out / f"{name}.safetensors"
 

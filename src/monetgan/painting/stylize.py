@@ -44,7 +44,7 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
             raise UserError("no stylizer is bundled with this monetgan yet; train one with "
                             "`monetgan train --preset cut-128 --data PAINTINGS --photos PHOTOS --run RUN` "
                             "and pass --run RUN")
-        model = load_bundled(STYLIZER_NAME, device=device)
+        model = load_bundled(STYLIZER_NAME, device=device, folder=weights_dir())
     else:
         model = pick_generator(run, checkpoint, weights, ema, device)
     if not isinstance(model, Translator):

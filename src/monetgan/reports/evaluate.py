@@ -41,7 +41,7 @@ from ..metrics.stats import (fid_from_features, kernel_inception_distance, mifid
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
-from ..painting.stylize import stylize_batch
+from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
 from ..nets.translator import Translator
 
@@ -271,7 +271,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             step into RUN_DIR/metrics.jsonl.
         fake: instead of a generator, a folder or zip of generated images.
         weights: a generator file written by `monetgan.painting.bundled` (card beside it). With none of
-            run, checkpoint, weights and fake, the painter bundled with monetgan is measured.
+            run, checkpoint, weights and fake, the painter bundled with monetgan is measured (with
+            `photos` alone, the bundled stylizer).
         real: the real paintings (the training set, to measure memorisation against).
         holdout: optional second real set never trained on; FID/KID against it are reported too.
         num: generated images per checkpoint.
@@ -302,6 +303,9 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         jobs = [(p.name, p) for p in _checkpoint_list(run, checkpoint)]
         trained_at, translating = _checkpoint_config(jobs[0][1])
         generator_resolution = KAGGLE_SIZE if translating else trained_at
+    elif photos is not None and checkpoint is None and weights is None:  # photos alone: the bundled stylizer
+        painter = load_stylizer(device=device)
+        jobs, translating, generator_resolution = [("bundled-stylizer", painter)], True, KAGGLE_SIZE
     else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
         painter = pick_generator(None, checkpoint, weights, ema, device)
         name = Path(checkpoint).name if checkpoint else Path(weights).stem if weights else "bundled"
