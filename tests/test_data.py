@@ -111,3 +111,13 @@ def test_real_batch_range_and_flip():
     assert batch.min() >= -1 and batch.max() <= 1
     torch.testing.assert_close(batch[0], images[0].float() / 127.5 - 1)
     torch.testing.assert_close(batch[1], images[1].float().flip(2) / 127.5 - 1)
+
+
+def test_only_decodes_the_named_images_and_names_a_miss(tmp_path):
+    write_paintings(tmp_path / "d", count=6)
+    full = load_dataset(tmp_path / "d", 16, show_progress=False)
+    some = load_dataset(tmp_path / "d", 16, show_progress=False, only={"p001.png", "p004.jpg", "elsewhere.jpg"})
+    assert some.names == ["p001.png", "p004.jpg"]
+    assert torch.equal(some.images, full.images[[1, 4]])
+    with pytest.raises(UserError, match="none of the 1 paintings asked for"):
+        load_dataset(tmp_path / "d", 16, show_progress=False, only={"missing.jpg"})

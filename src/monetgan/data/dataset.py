@@ -8,7 +8,7 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -185,11 +185,13 @@ def image_sources(path: str | os.PathLike, *, prefer: str = KAGGLE_MONET_FOLDER,
 
 
 def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool = True, *,
-                 prefer: str = KAGGLE_MONET_FOLDER, flag: str = "--data", what: str = "paintings") -> Dataset:
+                 prefer: str = KAGGLE_MONET_FOLDER, flag: str = "--data", what: str = "paintings",
+                 only: Collection[str] | None = None) -> Dataset:
     """Decode every JPEG/PNG/WebP under a folder (recursively) or inside a zip.
 
     When the folder or zip holds a `prefer` folder (Kaggle's monet_jpg/ or photo_jpg/), only that
     one is read. `flag` and `what` name the input in error messages (--data paintings, --photos photos).
+    `only`: decode just the images with these `display_name`s (a run's held-out photos, say).
 
     A readable image of any mode or size is converted to RGB and used. A file that cannot be
     (unreadable, not a regular file, corrupt, over the size limits, or an unsafe zip path) is
@@ -199,6 +201,8 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
     """
     arrays, names = [], []
     with image_sources(path, prefer=prefer, flag=flag, what=what) as (sources, bad):
+        if only is not None:
+            sources = [(name, read) for name, read in sources if display_name(name) in only]
         for name, read in tqdm(sources, desc="decoding images", unit="img", disable=not show_progress, leave=False):
             try:
                 arrays.append(decode_square(read(), resolution))
@@ -207,6 +211,8 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
                 bad.append((name, str(exc)))
     root = Path(path)
     skipped = [(display_name(name), display_name(why)) for name, why in bad]
+    if not arrays and not skipped:  # `only` matched nothing
+        raise UserError(f"{flag} {root}: none of the {len(only or ())} {what} asked for are there")
     if not arrays:
         raise UserError(f"{flag} {root}: none of the {len(skipped)} image files could be used "
                         f"(e.g. {skipped[0][0]}: {skipped[0][1]})")

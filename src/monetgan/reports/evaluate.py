@@ -170,13 +170,14 @@ def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike 
     elif run is not None and (Path(run) / "holdout.txt").is_file():
         info = json.loads((Path(run) / "run.json").read_text())
         held = set((Path(run) / "holdout.txt").read_text().splitlines())
-        found = load_dataset(info["photos"], size, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER, flag="--photos",
-                             what="photos")
-        keep = [i for i, name in enumerate(found.names) if name in held]
-        if not keep:
-            raise UserError(f"--run {run}: none of its held-out photos were found in {info['photos']}; pass --photos")
-        images = found.images[keep]
-        where = f"the {len(keep)} photos held out of {run}'s training ({info['photos']})"
+        try:  # only the held-out photos are decoded
+            found = load_dataset(info["photos"], size, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER,
+                                 flag="--photos", what="photos", only=held)
+        except UserError:
+            raise UserError(f"--run {run}: none of its held-out photos were found in {info['photos']}; "
+                            "pass --photos") from None
+        images = found.images
+        where = f"the {len(found.names)} photos held out of {run}'s training ({info['photos']})"
     else:
         raise UserError("a stylizer is judged on photos: pass --photos DIR (photos it never trained on)")
     return images[:num].permute(0, 2, 3, 1).numpy(), where
