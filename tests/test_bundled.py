@@ -136,3 +136,30 @@ def test_export_kaggle_from_a_generator_file_needs_the_paintings(bundled_pair, t
 def test_weights_flag_needs_a_safetensors_file(tmp_path):
     with pytest.raises(monetgan.UserError, match="safetensors"):
         monetgan.paint(weights=tmp_path / "g.pt", num=1, out=tmp_path / "o")
+
+
+def test_shipped_stylizer_matches_its_card_and_paints_photos(tmp_path):
+    from monetgan.nets.translator import Translator
+    from monetgan.painting.stylize import STYLIZER_NAME
+
+    card = read_card(STYLIZER_NAME)
+    path = weights_dir() / f"{STYLIZER_NAME}.safetensors"
+    assert path.stat().st_size <= MAX_BYTES
+    assert sha256_of_file(path) == card["weights_sha256"]
+    stylizer = load_bundled(STYLIZER_NAME, device="cpu")
+    assert isinstance(stylizer, Translator) and count_parameters(stylizer) == card["parameters"]
+    for key in ("recipe", "steps_trained", "cpu_minutes", "hardware", "metrics", "data", "command"):
+        assert key in card, key
+    assert card["metrics"]["fid"] < card["metrics"]["photos_themselves"]["fid"]  # what it claims: better than the photos
+    # The command line paints a photo with it, without --run, at the photo's aspect ratio.
+    photo = tmp_path / "in" / "photo.jpg"
+    photo.parent.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)).resize((240, 180)).save(photo)
+    result = subprocess.run([sys.executable, "-m", "monetgan", "stylize", str(photo), "--out", str(tmp_path / "o"),
+                             "--device", "cpu"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    painted = np.asarray(Image.open(tmp_path / "o" / "photo.png"))
+    assert painted.shape == (192, 256, 3)
+    resized = np.asarray(Image.open(photo).resize((256, 192), Image.Resampling.LANCZOS)).astype(int)
+    assert np.abs(painted.astype(int) - resized).mean() > 3  # it painted, not copied
