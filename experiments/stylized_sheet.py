@@ -14,9 +14,11 @@ import argparse
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 import monetgan
+from monetgan.data.images import make_grid
 
 
 def main() -> None:
@@ -39,12 +41,9 @@ def main() -> None:
         source = ({"weights": args.weights} if args.weights else
                   {"checkpoint": Path(args.run) / "checkpoints" / args.checkpoint} if args.checkpoint else {"run": args.run})
         written = sorted(monetgan.stylize(chosen, Path(tmp) / "out", size=args.tile, show_progress=False, **source).written)
-        rows = -(-len(written) // args.columns)
-        sheet = Image.new("RGB", (args.columns * args.tile, rows * args.tile))
-        for i, path in enumerate(written):
-            sheet.paste(Image.open(path).convert("RGB"), ((i % args.columns) * args.tile, (i // args.columns) * args.tile))
+        paintings = np.stack([np.asarray(Image.open(path).convert("RGB")) for path in written])
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(args.out, quality=90)
+    Image.fromarray(make_grid(paintings, args.columns, padding=0)).save(args.out, quality=90)
     print(f"{args.out}: {len(written)} paintings of {', '.join(Path(n).stem for n in names[:3])}, ...")
 
 

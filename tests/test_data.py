@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from monetgan.data.dataset import BatchOrder, load_dataset, real_batch
+from monetgan.data.dataset import BatchOrder, NoneAskedFor, load_dataset, real_batch
 from monetgan.errors import UserError
 from monetgan.data.images import decode_square
 
@@ -119,5 +119,9 @@ def test_only_decodes_the_named_images_and_names_a_miss(tmp_path):
     some = load_dataset(tmp_path / "d", 16, show_progress=False, only={"p001.png", "p004.jpg", "elsewhere.jpg"})
     assert some.names == ["p001.png", "p004.jpg"]
     assert torch.equal(some.images, full.images[[1, 4]])
-    with pytest.raises(UserError, match="none of the 1 paintings asked for"):
+    with pytest.raises(NoneAskedFor, match="none of the 1 paintings asked for"):
         load_dataset(tmp_path / "d", 16, show_progress=False, only={"missing.jpg"})
+    # A folder that is not there is a different error, which callers must not mistake for a miss.
+    with pytest.raises(UserError) as missing:
+        load_dataset(tmp_path / "nowhere", 16, show_progress=False, only={"p001.png"})
+    assert not isinstance(missing.value, NoneAskedFor)

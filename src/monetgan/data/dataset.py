@@ -184,6 +184,10 @@ def image_sources(path: str | os.PathLike, *, prefer: str = KAGGLE_MONET_FOLDER,
             archive.close()
 
 
+class NoneAskedFor(UserError):
+    """`load_dataset(only=...)` found none of the names it was asked for."""
+
+
 def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool = True, *,
                  prefer: str = KAGGLE_MONET_FOLDER, flag: str = "--data", what: str = "paintings",
                  only: Collection[str] | None = None) -> Dataset:
@@ -212,7 +216,7 @@ def load_dataset(path: str | os.PathLike, resolution: int, show_progress: bool =
     root = Path(path)
     skipped = [(display_name(name), display_name(why)) for name, why in bad]
     if not arrays and not skipped:  # `only` matched nothing
-        raise UserError(f"{flag} {root}: none of the {len(only or ())} {what} asked for are there")
+        raise NoneAskedFor(f"{flag} {root}: none of the {len(only or ())} {what} asked for are there")
     if not arrays:
         raise UserError(f"{flag} {root}: none of the {len(skipped)} image files could be used "
                         f"(e.g. {skipped[0][0]}: {skipped[0][1]})")

@@ -29,7 +29,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 
 from ..training.checkpoint import list_checkpoints, step_dir_name
-from ..data.dataset import KAGGLE_PHOTO_FOLDER, load_dataset
+from ..data.dataset import KAGGLE_PHOTO_FOLDER, NoneAskedFor, load_dataset
 from ..devices import pick_device
 from ..errors import UserError
 from ..files import atomic_output, atomic_write_text
@@ -173,7 +173,7 @@ def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike 
         try:  # only the held-out photos are decoded
             found = load_dataset(info["photos"], size, show_progress=False, prefer=KAGGLE_PHOTO_FOLDER,
                                  flag="--photos", what="photos", only=held)
-        except UserError:
+        except NoneAskedFor:  # a missing or unreadable folder keeps load_dataset's own message
             raise UserError(f"--run {run}: none of its held-out photos were found in {info['photos']}; "
                             "pass --photos") from None
         images = found.images
