@@ -57,3 +57,16 @@ def test_resume_with_different_images_is_refused(paintings, tmp_path):
     write_paintings(other, seed=5)
     with pytest.raises(UserError, match="differs from the images"):
         monetgan.train(other, tmp_path / "run", show_progress=False, tensorboard=False, steps=2)
+
+
+def test_import_asks_mkl_for_reproducible_products_and_keeps_a_users_choice():
+    """Without MKL's strict CNR mode a resumed multi-threaded run drifted by ~1e-6 on AVX-512/AMX CPUs."""
+    import os
+    import subprocess
+    import sys
+
+    show = [sys.executable, "-c", "import os, monetgan; print(os.environ['MKL_CBWR'])"]
+    env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
+    assert subprocess.run(show, env=env, capture_output=True, text=True, check=True).stdout.strip() == "AUTO,STRICT"
+    mine = subprocess.run(show, env={**env, "MKL_CBWR": "COMPATIBLE"}, capture_output=True, text=True, check=True)
+    assert mine.stdout.strip() == "COMPATIBLE"

@@ -20,7 +20,16 @@ The package is layered, and imports point down only:
     devices  files  errors   the ground floor
 """
 
-from .version import __version__
+import os
+
+# Bit-exact resume needs MKL to compute a matrix product the same way in every process. Without
+# conditional numerical reproducibility, a multi-threaded MKL sgemm on AVX-512/AMX CPUs rounded the
+# first products of a fresh process differently from later ones, so a run resumed from a checkpoint
+# drifted from an uninterrupted one by ~1e-6 at its first step. MKL reads this once, at its first
+# call, so it is set before anything here imports torch; a value the user set is kept.
+os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
+from .version import __version__  # noqa: E402
 from .config import TrainConfig, preset_names  # noqa: E402
 from .errors import UserError  # noqa: E402
 from .painting.export import export_kaggle  # noqa: E402
