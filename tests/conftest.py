@@ -14,6 +14,12 @@ TINY = dict(resolution=32, generator_channels=8, critic_channels=8, max_channels
             batch_size=8, min_images=4, num_frame_samples=4, precision="fp32", log_every=1, keep_checkpoints=0)
 
 
+def one_thread_env() -> dict[str, str]:
+    """The environment for a monetgan subprocess on one thread: the machine's cores are shared by
+    parallel tests, and one thread is also what keeps a killed-and-resumed run byte-exact."""
+    return {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 def write_paintings(folder: Path, count: int = 12, size: tuple[int, int] = (48, 40), seed: int = 0) -> list[Path]:
     """Smooth random colour fields (not noise), saved as JPEG and PNG alternately."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, write_paintings
+from conftest import TINY, one_thread_env, write_paintings
 from PIL import Image, ImageFile
 
 from monetgan.config import build_config, load_preset, parse_set_items
@@ -81,9 +81,8 @@ def visible_lines(stream: str) -> list[str]:
 
 
 def run_cli(*args: object, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1")
     return subprocess.run([sys.executable, "-m", "monetgan", *map(str, args)], check=False, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+                          timeout=timeout, env=one_thread_env())
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:

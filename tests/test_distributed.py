@@ -18,7 +18,6 @@ steps, and compares losses, not gradient norms.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -35,7 +34,7 @@ from monetgan.training.checkpoint import latest_checkpoint, list_checkpoints
 from monetgan.training.distributed import Distributed, from_environment
 from monetgan.errors import UserError
 
-from conftest import TINY
+from conftest import TINY, one_thread_env
 
 # Global batch 64: local batch 32 in each of 2 processes. n_critic=2 keeps the file fast.
 # The pixel critic (the default preset is the projected one), with the paper's learning rate for
@@ -47,7 +46,7 @@ PAPER_LR = {"wgan-gp": dict(lr_generator=1e-4, lr_critic=1e-4, adam_beta2=0.9),
             "wgan": dict(lr_generator=5e-5, lr_critic=5e-5)}
 TOLERANCE = 1e-4  # on `deviation`
 COMPARED = ("critic_loss", "generator_loss", "wasserstein_estimate", "critic_real", "critic_fake")
-ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+ENV = one_thread_env()
 for _key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
     ENV.pop(_key, None)
 

@@ -10,7 +10,6 @@ strict reproducible mode (see monetgan/__init__.py); on one thread it never did.
 """
 
 import hashlib
-import os
 import json
 import random
 import signal
@@ -20,11 +19,10 @@ import time
 
 from monetgan.training.checkpoint import latest_checkpoint
 
-from conftest import TINY
+from conftest import TINY, one_thread_env
 
 STEPS = 80  # the default projected recipe (n_critic 1) takes short steps
 KILLS = 10
-ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def train_command(paintings, run):
@@ -43,14 +41,15 @@ def digests(checkpoint):
 
 
 def test_random_sigkills_then_resume_give_identical_weights(paintings, tmp_path):
-    straight = subprocess.run(train_command(paintings, tmp_path / "straight"), capture_output=True, text=True, env=ONE_THREAD,
-                              timeout=600)
+    straight = subprocess.run(train_command(paintings, tmp_path / "straight"), capture_output=True, text=True,
+                              env=one_thread_env(), timeout=600)
     assert straight.returncode == 0, straight.stderr
 
     run, rng, kills, mid_save = tmp_path / "killed", random.Random(1234), 0, 0
     while kills < KILLS:
         before = log_lines(run)
-        proc = subprocess.Popen(train_command(paintings, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ONE_THREAD)
+        proc = subprocess.Popen(train_command(paintings, run), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=one_thread_env())
         deadline = time.time() + 120
         while proc.poll() is None and log_lines(run) <= before and time.time() < deadline:
             time.sleep(0.02)  # wait for progress, so every cycle moves the run forward
@@ -62,7 +61,8 @@ def test_random_sigkills_then_resume_give_identical_weights(paintings, tmp_path)
         kills += 1
         mid_save += any(p.name.startswith(".tmp-") for p in (run / "checkpoints").glob(".tmp-*"))
     assert kills == KILLS, "the run finished before it could be killed 10 times; raise STEPS"
-    finish = subprocess.run(train_command(paintings, run), capture_output=True, text=True, env=ONE_THREAD, timeout=600)
+    finish = subprocess.run(train_command(paintings, run), capture_output=True, text=True, env=one_thread_env(),
+                            timeout=600)
     assert finish.returncode == 0, finish.stderr
 
     final = latest_checkpoint(run)

@@ -1,6 +1,9 @@
 """Resume is exact: N steps straight, or k steps then a resume to N, give byte-identical files."""
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -61,10 +64,6 @@ def test_resume_with_different_images_is_refused(paintings, tmp_path):
 
 def test_import_asks_mkl_for_reproducible_products_and_keeps_a_users_choice():
     """Without MKL's strict CNR mode a resumed multi-threaded run drifted by ~1e-6 on AVX-512/AMX CPUs."""
-    import os
-    import subprocess
-    import sys
-
     show = [sys.executable, "-c", "import os, monetgan; print(os.environ['MKL_CBWR'])"]
     env = {k: v for k, v in os.environ.items() if k != "MKL_CBWR"}
     assert subprocess.run(show, env=env, capture_output=True, text=True, check=True).stdout.strip() == "AUTO,STRICT"
