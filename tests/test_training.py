@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from monetgan.config import TrainConfig
+from monetgan.errors import UserError
 from monetgan.training.step import critic_step, train_step, update_ema
 
 from conftest import tiny_state
@@ -112,3 +113,18 @@ def test_ema_standing_statistics_describe_the_ema_generator(paintings):
     expected = torch.stack(seen).mean(0)
     torch.testing.assert_close(first_norm.running_mean, expected, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(first_norm.running_mean, raw_norm.running_mean, atol=1e-3)
+
+
+def test_ema_half_life_ramps_with_training_up_to_the_decays():
+    from monetgan.training.step import ema_decay_at
+
+    decays = [ema_decay_at(t, 0.999, rampup=0.05) for t in range(0, 30_000, 50)]
+    assert all(a <= b for a, b in zip(decays, decays[1:]))  # the half-life only grows
+    for t in (0, 99, 1999, 9999):  # half-life = 5% of the steps so far: after it, half the weight is left
+        assert ema_decay_at(t, 0.999, rampup=0.05) ** (0.05 * (t + 1)) == pytest.approx(0.5)
+    assert ema_decay_at(20_000, 0.999, rampup=0.05) == pytest.approx(0.999)  # capped by ema_decay
+    assert ema_decay_at(3909, 0.999, rampup=0.05) < ema_decay_at(3909, 0.999)  # shorter than the fixed one
+    assert ema_decay_at(5, 0.999) == pytest.approx(6 / 15)  # rampup 0: the warm-up, as before
+    assert ema_decay_at(5, 0.99, warm=True, rampup=0.05) == 0.99  # a warm start keeps its full decay
+    with pytest.raises(UserError, match="ema_rampup"):
+        TrainConfig(ema_rampup=2.0)

@@ -84,8 +84,10 @@ class TrainConfig:
     generator_channels: int = 64  # width at the output resolution; doubles each level down
     critic_channels: int = 64  # width at the input resolution; doubles each level down
     max_channels: int = 512  # cap, so 256 px nets stay a sensible size
+    critic_blur: float = 0.0  # projected critic: Gaussian low-pass (sigma, px at `resolution`) before the feature network; 0 = off
     critic_norm: str = "auto"  # auto: layernorm for wgan-gp (per-sample penalty), batchnorm otherwise (as the papers)
     ema_decay: float = 0.999  # exponential moving average of the generator; 0 disables it
+    ema_rampup: float = 0.0  # EMA half-life at most this fraction of the steps so far, up to ema_decay's (StyleGAN2-ADA); 0: fixed
     init_from: str = ""  # "" (random) | bundled | FILE.safetensors | checkpoint folder: the generator's start
 
     # --- photo -> painting (generator = translator; train with --photos) -----------------------
@@ -198,6 +200,10 @@ def _check_ranges(cfg: TrainConfig) -> None:
         need(value is None or math.isfinite(value), key, "must be a finite number")
     need(cfg.clip_value > 0, "clip_value", "must be positive")
     need(cfg.gp_weight >= 0, "gp_weight", "must be 0 or more")
+    need(math.isfinite(cfg.ema_rampup) and 0 <= cfg.ema_rampup <= 1, "ema_rampup",
+         "must lie in [0, 1] (0 = a fixed half-life; StyleGAN2-ADA uses 0.05)")
+    need(math.isfinite(cfg.critic_blur) and 0 <= cfg.critic_blur <= 8, "critic_blur",
+         "must be 0 (off) or a blur radius (Gaussian sigma) of up to 8 px")
     need(cfg.gp_every >= 1, "gp_every", "must be at least 1 (1 = penalty on every critic step)")
     for key in ("time_limit_minutes", "cpu_limit_minutes"):
         need(math.isfinite(getattr(cfg, key)) and getattr(cfg, key) >= 0, key,

@@ -39,7 +39,8 @@ def build_critic(cfg) -> nn.Module:
         from .projected import ProjectedCritic  # loads the pinned feature network: only when asked for
 
         # The projection's seed differs from the weights' so the two draws are independent.
-        return ProjectedCritic(cfg.resolution, cfg.critic_norm, seed=cfg.seed + 2, max_channels=cfg.max_channels)
+        return ProjectedCritic(cfg.resolution, cfg.critic_norm, seed=cfg.seed + 2, max_channels=cfg.max_channels,
+                               blur_sigma=cfg.critic_blur)
     if cfg.architecture == "resnet":
         return ResNetCritic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)
     return Critic(cfg.resolution, cfg.critic_channels, cfg.max_channels, cfg.critic_norm)

@@ -14,9 +14,18 @@ The critic is split in two so that losses can work in feature space:
     critic.score(features) -> (B,) real-valued scores (the trained heads)
 The WGAN-GP penalty is taken with respect to interpolated *features*, so the double backward stays
 inside the small heads; the critic is then 1-Lipschitz in the projected feature space.
+
+An optional fixed Gaussian low-pass (`blur_sigma`) sits in front of the feature network. The input
+gradient of a net with strided convolutions is dominated by periods under 4 px (measured: about 70%
+of its power, against 7% in the paintings), and a generator that follows it paints a diagonal
+hatching. The low-pass removes those periods from what the critic sees and from the gradient the
+generator gets, for real and generated images alike (StyleGAN3 and StyleGAN-XL blur the
+discriminator's input for a similar reason).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -78,9 +87,11 @@ class ProjectedCritic(nn.Module):
     """image (B, 3, R, R) in [-1, 1] -> score (B,): the sum of one head's score per feature scale."""
 
     def __init__(self, resolution: int, norm: str = "none", seed: int = 0, max_channels: int = 256,
-                 feature_network: EfficientNetLite0 | None = None):
+                 feature_network: EfficientNetLite0 | None = None, blur_sigma: float = 0.0):
         super().__init__()
         self.resolution = resolution
+        # Not persistent: it is a pure function of the config, so checkpoints stay as they were.
+        self.register_buffer("blur_kernel", gaussian_kernel(blur_sigma), persistent=False)
         # Below 128 px the stride-32 map would be smaller than a head's 4x4: enlarge such images first.
         self.input_size = max(resolution, MIN_INPUT_SIZE)
         self.features = feature_network if feature_network is not None else load_feature_network()
@@ -94,6 +105,8 @@ class ProjectedCritic(nn.Module):
 
     def embed(self, image: torch.Tensor) -> list[torch.Tensor]:
         """The projected feature maps (B, C_k, R/s_k, R/s_k) for s_k = 4, 8, 16, 32."""
+        if self.blur_kernel.numel() > 1:
+            image = separable_blur(image, self.blur_kernel)
         if image.shape[-1] < self.input_size:
             image = F.interpolate(image, size=self.input_size, mode="bilinear", align_corners=False)
         return self.projection(self.features(image))
@@ -106,6 +119,25 @@ class ProjectedCritic(nn.Module):
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return list(self.heads.parameters())
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian of radius ceil(3 sigma); [1.] (the identity) for sigma 0."""
+    if sigma <= 0:
+        return torch.ones(1)
+    radius = math.ceil(3 * sigma)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return (kernel / kernel.sum()).float()
+
+
+def separable_blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Blur each channel by `kernel` along both axes, reflecting at the borders (no dark frame)."""
+    channels, radius = image.shape[1], kernel.numel() // 2
+    k = kernel.to(image.dtype)
+    image = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    image = F.conv2d(image, k.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(image, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def _drop_feature_network(module, state_dict, prefix, local_metadata):

@@ -12,6 +12,7 @@ processes hold identical weights and follow the trajectory of one process (see `
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
@@ -275,20 +276,36 @@ def _content_loss(state: TrainingState, photos: torch.Tensor, paintings: torch.T
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int, warm: bool = False) -> None:
-    """ema <- d * ema + (1 - d) * model with d = min(decay, (1 + step) / (10 + step)).
-
-    The warm-up term keeps early EMA weights from being dominated by the random initialisation.
-    A warm-started run (`warm`, see training/warm_start.py) has nothing random to forget: its EMA
-    starts from a trained painter and keeps the full decay from step 0, so the painter is not
-    dragged along while the fresh critic learns. Buffers (BatchNorm running statistics) are copied,
-    not averaged.
-    """
-    d = decay if warm else min(decay, (1 + step) / (10 + step))
+def update_ema(ema: nn.Module, model: nn.Module, decay: float, step: int, warm: bool = False,
+               rampup: float = 0.0) -> None:
+    """ema <- d * ema + (1 - d) * model, with d from `ema_decay_at`. Buffers (BatchNorm running
+    statistics) are copied, not averaged."""
+    d = ema_decay_at(step, decay, warm, rampup)
     ema_params, params = list(ema.parameters()), list(model.parameters())
     torch._foreach_lerp_(ema_params, params, 1.0 - d)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
+
+
+def ema_decay_at(step: int, decay: float, warm: bool = False, rampup: float = 0.0) -> float:
+    """The EMA's decay at generator step `step` (0-based).
+
+    - rampup = 0: d = min(decay, (1 + step) / (10 + step)); the warm-up keeps the first steps from
+      being dominated by the random initialisation, then the half-life is fixed (693 steps at 0.999).
+    - rampup > 0 (StyleGAN2-ADA's ema_rampup): the half-life is at most `rampup` times the steps so
+      far, capped by `decay`'s. A fixed long half-life averages over a quarter of a short CPU run and
+      paints what the generator was, not what it is: measured, the raw generator beat its 0.999 EMA
+      at step 3,909 (FID 131.9 against 140.5).
+    - A warm-started run (`warm`, see training/warm_start.py) has nothing random to forget: its EMA
+      starts from a trained painter and keeps the full decay from step 0, so the painter is not
+      dragged along while the fresh critic learns.
+    """
+    if warm:
+        return decay
+    if rampup > 0:
+        half_life = min(math.log(0.5) / math.log(decay), rampup * (step + 1))
+        return 0.5 ** (1.0 / half_life)
+    return min(decay, (1 + step) / (10 + step))
 
 
 EMA_STATISTICS_SEED = 2**31 - 1  # latents for the EMA's BatchNorm statistics: the same at every call
@@ -346,7 +363,8 @@ def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
         metrics = critic_step(state)
     metrics.update(generator_step(state))
     if state.generator_ema is not None:
-        update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step, warm=bool(state.cfg.init_from))
+        update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step, warm=bool(state.cfg.init_from),
+                   rampup=state.cfg.ema_rampup)
     state.step += 1
     metrics["n_critic"] = torch.tensor(n_critic)
     return metrics
