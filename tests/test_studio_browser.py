@@ -7,7 +7,6 @@ Skipped, with the reason, when Chromium or chromedriver is missing, unless MONET
 from __future__ import annotations
 
 import base64
-import io
 import os
 import shutil
 import signal
