@@ -155,6 +155,24 @@ def _presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _average(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .painting.averaging import average_snapshots
+    from .training.checkpoint import step_dir_name
+
+    try:
+        steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--steps {args.steps!r}: give checkpoint steps as integers, e.g. 2500,2750,3000") from None
+    if not steps:
+        raise UserError("--steps: name at least one checkpoint step, e.g. 2500,2750,3000")
+    out = average_snapshots([Path(args.run) / "checkpoints" / step_dir_name(s) for s in steps], args.out)
+    print(f"wrote {out}: the mean of the raw generators at steps {', '.join(map(str, steps))}, painted as its "
+          "EMA generator (paint, evaluate --checkpoint and bundling take it)")
+    return 0
+
+
 def _add_checkpoint_source_args(p: argparse.ArgumentParser) -> None:
     """--run or --checkpoint: which generator a painting command uses."""
     p.add_argument("--run", help="run folder: use its latest checkpoint")
@@ -304,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_stylize)
+
+    p = sub.add_parser("average", help="a painter chosen after training: the mean of a run's raw generators "
+                                       "over some of its checkpoints")
+    p.add_argument("--run", required=True, help="the run folder")
+    p.add_argument("--steps", required=True, help="comma-separated checkpoint steps, e.g. 2500,2750,3000")
+    p.add_argument("--out", required=True, help="the paint-only checkpoint folder to write")
+    p.set_defaults(func=_average)
 
     p = sub.add_parser("presets", help="list the shipped presets")
     p.set_defaults(func=_presets)
