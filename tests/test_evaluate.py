@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import monetgan.reports.evaluate as ev
-from monetgan.reports.evaluate import evaluate, format_report
+from monetgan.reports.evaluate import FAKE_SEED_OFFSET, evaluate, evaluation_seeds, format_report
 
 from conftest import write_paintings
 
@@ -116,3 +116,13 @@ def test_paintings_are_judged_at_256_px_with_the_floor_their_resolution_sets(tin
     assert "resolution_floor" not in native
     assert at_256["results"][0]["fid"] != pytest.approx(native["results"][0]["fid"])
     assert "upsampled" in format_report(at_256)
+
+
+def test_evaluation_seeds_give_disjoint_paintings_and_seed_0_is_unchanged():
+    # Seed 0 keeps the latents every earlier evaluation used; another seed judges other paintings,
+    # so a second evaluation seed measures the metric's spread instead of repeating 999 of 1,000.
+    assert evaluation_seeds(1000, 0) == range(FAKE_SEED_OFFSET, FAKE_SEED_OFFSET + 1000)
+    blocks = [set(evaluation_seeds(1000, s)) for s in range(3)]
+    assert all(len(b) == 1000 for b in blocks)
+    assert not (blocks[0] & blocks[1]) and not (blocks[1] & blocks[2]) and not (blocks[0] & blocks[2])
+    assert min(evaluation_seeds(10_000, 0)) >= 10_000  # never an export seed (0..9,999)

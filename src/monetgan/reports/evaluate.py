@@ -154,9 +154,15 @@ def diversity(fake_images: np.ndarray, real: RealSet, seed: int = 0) -> dict[str
             "real_ms_ssim_std": real_std}
 
 
+def evaluation_seeds(num: int, seed: int) -> range:
+    """The latent seeds of an evaluation: `--seed` s takes the s-th block of `num`, so two seeds
+    judge disjoint sets of paintings (consecutive offsets would share all but one)."""
+    start = FAKE_SEED_OFFSET + seed * num
+    return range(start, start + num)
+
+
 def _paint(generator, num: int, seed: int) -> np.ndarray:
-    seeds = range(FAKE_SEED_OFFSET + seed, FAKE_SEED_OFFSET + seed + num)
-    return generate(generator, latents_for_seeds(seeds, generator.latent_dim))
+    return generate(generator, latents_for_seeds(evaluation_seeds(num, seed), generator.latent_dim))
 
 
 def _evaluation_photos(run: str | os.PathLike | None, photos: str | os.PathLike | None, size: int,
