@@ -5,8 +5,9 @@ throughout: 0.999 (693 steps) helped at step 1,500 and lagged behind the raw gen
 3,909. Every checkpoint keeps the raw generator, so a uniform mean over the last few checkpoints
 (checkpoint averaging, as SWA and EDM2's post-hoc EMA do) can be tried afterwards at the cost of one
 evaluation, and the best window bundled. Measured (docs/experiments.md): the mean of the raw
-generators at steps 2,500, 2,750 and 3,000 scored FID 128.5 where the EMA at step 3,000 scored 130.4
-and the raw generator at 2,500 146.0.
+generators at steps 2,500, 2,750 and 3,000 scored FID 128.5 where the ramped EMA at step 3,000
+scored 130.4; at step 4,000 the mean of 3,500-4,000 scored 126.9 and the EMA 125.7. Neither wins
+everywhere, and a window of 1,000 steps (137.7) lost to one of 500, so it is chosen by evaluation.
 
 The mean's BatchNorm statistics are its own (standing statistics, as for the EMA). It is written as
 a paint-only checkpoint folder whose EMA generator is the mean, so `paint`, `evaluate --checkpoint`
