@@ -159,17 +159,12 @@ def _average(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .painting.averaging import average_snapshots
-    from .training.checkpoint import step_dir_name
+    from .training.checkpoint import checkpoints_named
 
-    try:
-        steps = [int(s) for s in args.steps.split(",") if s.strip()]
-    except ValueError:
-        raise UserError(f"--steps {args.steps!r}: give checkpoint steps as integers, e.g. 2500,2750,3000") from None
-    if not steps:
-        raise UserError("--steps: name at least one checkpoint step, e.g. 2500,2750,3000")
-    out = average_snapshots([Path(args.run) / "checkpoints" / step_dir_name(s) for s in steps], args.out)
-    print(f"wrote {out}: the mean of the raw generators at steps {', '.join(map(str, steps))}, painted as its "
-          "EMA generator (paint, evaluate --checkpoint and bundling take it)")
+    checkpoints = checkpoints_named(Path(args.run), args.steps, "--steps")
+    out = average_snapshots(checkpoints, args.out)
+    print(f"wrote {out}: the mean of the raw generators of {', '.join(c.name for c in checkpoints)}, painted as "
+          "its EMA generator (paint, evaluate --checkpoint and bundling take it)")
     return 0
 
 

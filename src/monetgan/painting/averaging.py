@@ -53,6 +53,9 @@ def average_snapshots(checkpoints: list[str | os.PathLike], out: str | os.PathLi
     EMA generator of a paint-only checkpoint folder `out` (config and state from the last one)."""
     if not checkpoints:
         raise UserError("averaging needs at least one checkpoint")
+    out = Path(out)
+    if out.exists() and not (out / AVERAGED_FROM).is_file():  # refused before any work is done
+        raise UserError(f"--out {out} exists and is not an earlier average; pick a new folder")
     loaded = [load_checkpoint(Path(c), require_training_state=False) for c in checkpoints]
     if len({json.dumps(c.config, sort_keys=True) for c in loaded}) > 1:
         raise UserError("the checkpoints to average have different configs; average checkpoints of one run")
@@ -62,9 +65,6 @@ def average_snapshots(checkpoints: list[str | os.PathLike], out: str | os.PathLi
     generator.load_state_dict(mean_state_dict([c.tensors["generator"] for c in loaded]))
     standing_statistics(generator, torch.device("cpu"))
 
-    out = Path(out)
-    if out.exists() and not (out / AVERAGED_FROM).is_file():
-        raise UserError(f"--out {out} exists and is not an earlier average; pick a new folder")
     out.mkdir(parents=True, exist_ok=True)
     for name in ("config.json", "state.json", "generator.safetensors"):
         shutil.copy2(last.path / name, out / name)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from safetensors.numpy import load_file, save_file
 
-from ..training.checkpoint import list_checkpoints, step_dir_name
+from ..training.checkpoint import checkpoints_named, list_checkpoints
 from ..data.dataset import KAGGLE_PHOTO_FOLDER, NoneAskedFor, load_dataset
 from ..devices import pick_device
 from ..errors import UserError
@@ -220,15 +220,7 @@ def _checkpoint_list(run: str | os.PathLike | None, checkpoint: str | None) -> l
         raise UserError(f"--run {run_dir} has no checkpoints to evaluate")
     if checkpoint == "all":
         return found
-    chosen = []
-    for item in checkpoint.split(","):  # one name or step, or a comma list of them
-        item = item.strip()
-        name = item if item.startswith("step-") else step_dir_name(int(item)) if item.isdigit() else item
-        match = [p for p in found if p.name == name]
-        if not match:
-            raise UserError(f"--checkpoint {item}: not in {run_dir}; choose from {', '.join(p.name for p in found)} or all")
-        chosen += match
-    return chosen
+    return checkpoints_named(run_dir, checkpoint, "--checkpoint", " or all")  # one name or step, or a comma list
 
 
 def _wasserstein_near(log_path: Path, step: int, window: int = 50) -> float | None:

@@ -66,6 +66,23 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def checkpoints_named(run_dir: Path, names: str, flag: str, other_choices: str = "") -> list[Path]:
+    """The run's checkpoints that a comma list names, in its order: each item a folder name
+    (step-000250) or a step (250). One line naming `flag` and the choices when one is missing."""
+    run_dir = Path(run_dir)
+    found = list_checkpoints(run_dir)
+    chosen = []
+    for item in names.split(","):
+        item = item.strip()
+        name = item if item.startswith("step-") else step_dir_name(int(item)) if item.isdigit() else item
+        match = [p for p in found if p.name == name]
+        if not match:
+            choices = ", ".join(p.name for p in found) or "none yet"
+            raise UserError(f"{flag} {item}: {name} is not in {run_dir}; choose from {choices}{other_choices}")
+        chosen += match
+    return chosen
+
+
 def _step_of(path: Path) -> int:
     return int(_STEP_DIR.match(path.name).group(1))
 
