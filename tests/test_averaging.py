@@ -71,3 +71,39 @@ def test_cli_bad_steps_and_missing_checkpoints_give_one_line(tiny_run, tmp_path)
                              "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "o" / "generator_ema.safetensors").is_file()
+
+
+def _ema_only_copy(checkpoint, folder):
+    """A paint-only folder holding the EMA generator alone, as a GPU lease returns it."""
+    folder.mkdir()
+    for name in ("generator_ema.safetensors", "state.json", "config.json"):
+        (folder / name).write_bytes((checkpoint / name).read_bytes())
+    return folder
+
+
+def test_a_folder_with_only_the_ema_generator_paints_the_ema_and_refuses_the_raw_one(tiny_run, tmp_path):
+    from monetgan.painting.paint import load_generator
+
+    _, b = _checkpoints(tiny_run)
+    folder = _ema_only_copy(b, tmp_path / "ema-only")
+    generator = load_generator(folder, device="cpu")
+    ema = load_file(str(b / "generator_ema.safetensors"))
+    for k, v in generator.state_dict().items():
+        assert torch.equal(v, ema[k]), k
+    assert "EMA" in generator.painter_source
+    with pytest.raises(UserError, match="holds only its EMA generator"):
+        load_generator(folder, ema=False, device="cpu")
+    with pytest.raises(UserError, match="averaging needs raw generators"):
+        average_snapshots([folder], tmp_path / "avg")
+    bundle(folder, tmp_path / "w", name="ema")  # what ships from a lease's folder
+    assert all(torch.equal(v, ema[k]) for k, v in load_bundled("ema", device="cpu", folder=tmp_path / "w").state_dict().items())
+
+
+def test_a_paint_only_folder_without_any_generator_is_refused(tiny_run, tmp_path):
+    from monetgan.training.checkpoint import load_checkpoint
+
+    _, b = _checkpoints(tiny_run)
+    folder = _ema_only_copy(b, tmp_path / "none")
+    (folder / "generator_ema.safetensors").unlink()
+    with pytest.raises(UserError, match="missing generator.safetensors"):
+        load_checkpoint(folder, require_training_state=False)

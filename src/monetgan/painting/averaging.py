@@ -59,6 +59,9 @@ def average_snapshots(checkpoints: list[str | os.PathLike], out: str | os.PathLi
     loaded = [load_checkpoint(Path(c), require_training_state=False) for c in checkpoints]
     if len({json.dumps(c.config, sort_keys=True) for c in loaded}) > 1:
         raise UserError("the checkpoints to average have different configs; average checkpoints of one run")
+    raw_missing = [str(c.path) for c in loaded if "generator" not in c.tensors]
+    if raw_missing:
+        raise UserError(f"checkpoint {raw_missing[0]} holds only its EMA generator; averaging needs raw generators")
     last = loaded[-1]
     cfg = config_from_dict(last.config, str(last.path / "config.json"))
     generator = build_generator(cfg)

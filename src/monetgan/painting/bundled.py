@@ -43,6 +43,8 @@ def bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, name: str 
     ckpt = load_checkpoint(Path(checkpoint), require_training_state=False)
     if ema and "generator_ema" not in ckpt.tensors:
         raise UserError(f"checkpoint {ckpt.path} has no EMA generator")
+    if ema is False and "generator" not in ckpt.tensors:
+        raise UserError(f"checkpoint {ckpt.path} holds only its EMA generator; leave out --no-ema")
     which = "generator_ema" if ("generator_ema" in ckpt.tensors and ema is not False) else "generator"
     weights = {k: v.contiguous() for k, v in ckpt.tensors[which].items()}
     fp32_bytes = sum(v.numel() * 4 for v in weights.values())

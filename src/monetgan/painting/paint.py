@@ -40,6 +40,8 @@ def load_generator(checkpoint: str | os.PathLike, ema: bool | None = None, devic
     has_ema = "generator_ema" in ckpt.tensors
     if ema and not has_ema:
         raise UserError(f"--ema: checkpoint {ckpt.path} has no EMA generator (trained with ema_decay=0); use --no-ema")
+    if ema is False and "generator" not in ckpt.tensors:
+        raise UserError(f"--no-ema: checkpoint {ckpt.path} holds only its EMA generator; leave out --no-ema")
     weights = ckpt.tensors["generator_ema" if (has_ema and ema is not False) else "generator"]
     generator = build_generator(cfg)
     try:

@@ -35,6 +35,7 @@ CHECKPOINT_DIR = "checkpoints"
 METRICS_FILE = "metrics.jsonl"  # written by `monetgan evaluate --checkpoint all`, one line per step
 _STEP_DIR = re.compile(r"^step-(\d{6,})$")
 _TMP_PREFIX = ".tmp-"
+PAINTER_FILES = ("generator", "generator_ema")  # either one paints
 REQUIRED_FILES = ("generator.safetensors", "critic.safetensors", "optimizers.safetensors",
                   "rng.safetensors", "state.json", "config.json")
 
@@ -263,8 +264,9 @@ def _recorded_metric(path: Path, metric: str) -> dict[int, float]:
 def load_checkpoint(path: Path, require_training_state: bool = True) -> Checkpoint:
     """Read and validate a checkpoint folder. Refuses pickles and unknown format versions.
 
-    With `require_training_state=False` only the generator, state and config must be present,
-    which is all that painting needs.
+    With `require_training_state=False` only a generator (the raw one, the EMA or both), state and
+    config must be present, which is all that painting needs: a folder holding the EMA alone is
+    what comes back from a lease that could not return the rest (experiments/gpu_bundles.sh).
     """
     path = Path(path)
     if path.is_file():
@@ -274,8 +276,10 @@ def load_checkpoint(path: Path, require_training_state: bool = True) -> Checkpoi
         raise UserError(f"--checkpoint {path}: expected a checkpoint folder (step-NNNNNN), got a file")
     if not path.is_dir():
         raise UserError(f"--checkpoint {path}: no such checkpoint folder")
-    needed = REQUIRED_FILES if require_training_state else ("generator.safetensors", "state.json", "config.json")
+    needed = REQUIRED_FILES if require_training_state else ("state.json", "config.json")
     missing = [name for name in needed if not (path / name).is_file()]
+    if not require_training_state and not any((path / f"{stem}.safetensors").is_file() for stem in PAINTER_FILES):
+        missing.insert(0, "generator.safetensors")
     if missing:
         raise UserError(f"checkpoint {path} is incomplete (missing {', '.join(missing)}); use an earlier checkpoint")
     try:
