@@ -24,7 +24,6 @@ from safetensors.torch import save_file
 
 from ..training.checkpoint import load_checkpoint
 from ..config import config_from_dict
-from ..errors import UserError
 from ..files import atomic_output, atomic_write_text, sha256_of_file
 from ..nets import build_generator, count_parameters
 # The file format lives with the networks, so training can start from a painter too (--init-from).
@@ -41,11 +40,7 @@ def bundle(checkpoint: str | os.PathLike, out_dir: str | os.PathLike, name: str 
     picture as fp32 to within about one grey level (run in fp32 after loading).
     """
     ckpt = load_checkpoint(Path(checkpoint), require_training_state=False)
-    if ema and "generator_ema" not in ckpt.tensors:
-        raise UserError(f"checkpoint {ckpt.path} has no EMA generator")
-    if ema is False and "generator" not in ckpt.tensors:
-        raise UserError(f"checkpoint {ckpt.path} holds only its EMA generator; leave out --no-ema")
-    which = "generator_ema" if ("generator_ema" in ckpt.tensors and ema is not False) else "generator"
+    which = ckpt.painter(ema)
     weights = {k: v.contiguous() for k, v in ckpt.tensors[which].items()}
     fp32_bytes = sum(v.numel() * 4 for v in weights.values())
     if half is None:

@@ -37,19 +37,15 @@ def load_generator(checkpoint: str | os.PathLike, ema: bool | None = None, devic
     """
     ckpt = load_checkpoint(Path(checkpoint), require_training_state=False)
     cfg = config_from_dict(ckpt.config, str(ckpt.path / "config.json"))
-    has_ema = "generator_ema" in ckpt.tensors
-    if ema and not has_ema:
-        raise UserError(f"--ema: checkpoint {ckpt.path} has no EMA generator (trained with ema_decay=0); use --no-ema")
-    if ema is False and "generator" not in ckpt.tensors:
-        raise UserError(f"--no-ema: checkpoint {ckpt.path} holds only its EMA generator; leave out --no-ema")
-    weights = ckpt.tensors["generator_ema" if (has_ema and ema is not False) else "generator"]
+    which = ckpt.painter(ema)
+    weights = ckpt.tensors[which]
     generator = build_generator(cfg)
     try:
         generator.load_state_dict(weights)
     except RuntimeError as exc:
         raise UserError(f"checkpoint {ckpt.path}: generator weights do not match its config ({str(exc).splitlines()[0]})") from None
     # Which weights paint, for the PNG metadata (`painter_source`).
-    generator.painter_source = f"checkpoint {ckpt.path.resolve()} ({'EMA' if has_ema and ema is not False else 'raw'} generator)"
+    generator.painter_source = f"checkpoint {ckpt.path.resolve()} ({'EMA' if which == 'generator_ema' else 'raw'} generator)"
     return generator.to(pick_device(device)).eval()
 
 

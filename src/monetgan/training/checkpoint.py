@@ -53,6 +53,16 @@ class Checkpoint:
     def step(self) -> int:
         return int(self.state["step"])
 
+    def painter(self, ema: bool | None = None) -> str:
+        """Which generator paints: "generator_ema" or "generator". `ema=None` takes the EMA when the
+        checkpoint has one; True requires it; False requires the raw one."""
+        has_ema = "generator_ema" in self.tensors
+        if ema and not has_ema:
+            raise UserError(f"--ema: checkpoint {self.path} has no EMA generator (trained with ema_decay=0); use --no-ema")
+        if ema is False and "generator" not in self.tensors:
+            raise UserError(f"--no-ema: checkpoint {self.path} holds only its EMA generator; leave out --no-ema")
+        return "generator_ema" if has_ema and ema is not False else "generator"
+
 
 def step_dir_name(step: int) -> str:
     return f"step-{step:06d}"
