@@ -31,6 +31,7 @@ def test_a_copy_of_the_reals_scores_like_the_reals(reals, tmp_path):
     assert row["memorization"]["fraction_cosine_below_0.05"] == 1.0
     assert row["memorization"]["pixel_rms_min"] == pytest.approx(0.0, abs=1e-9)
     assert row["memorization_distance"] < 1e-6  # MiFID = FID / this: any FID above 0 explodes
+    assert "fid_infinity" not in row  # 12 images: too few to extrapolate from (FID_INFINITY_MIN_IMAGES)
     assert (tmp_path / "memorization.png").exists()
     assert json.loads((tmp_path / "r.json").read_text())["results"][0]["fid"] == pytest.approx(row["fid"])
     assert "FID" in format_report(report)
@@ -126,3 +127,16 @@ def test_evaluation_seeds_give_disjoint_paintings_and_seed_0_is_unchanged():
     assert all(len(b) == 1000 for b in blocks)
     assert not (blocks[0] & blocks[1]) and not (blocks[1] & blocks[2]) and not (blocks[0] & blocks[2])
     assert min(evaluation_seeds(10_000, 0)) >= 10_000  # never an export seed (0..9,999)
+
+
+def test_fid_infinity_is_reported_from_enough_images(reals, tmp_path, monkeypatch):
+    fakes = tmp_path / "fakes"
+    write_paintings(fakes, count=10, size=(64, 64), seed=5)
+    monkeypatch.setattr(ev, "FID_INFINITY_MIN_IMAGES", 10)
+    report = evaluate(fake=fakes, real=reals, cache_dir=None, show_progress=False)
+    row = report["results"][0]
+    sizes = [n for n, _ in row["fid_curve"]]
+    assert sizes[0] == 3 and sizes[-1] == 10 and sizes == sorted(set(sizes))
+    assert row["fid_curve"][-1][1] == pytest.approx(row["fid"], rel=1e-9)  # all ten: the plain FID
+    assert np.isfinite(row["fid_infinity"]) and row["fid_infinity"] != row["fid"]
+    assert f"{row['fid_infinity']:.2f}" in format_report(report)

@@ -36,8 +36,8 @@ from ..files import atomic_output, atomic_write_text
 from ..data.images import make_grid, save_png
 from ..metrics.inception import InceptionFeatures, inception_weights_path
 from ..metrics.msssim import pairwise_ms_ssim
-from ..metrics.stats import (fid_from_features, kernel_inception_distance, mifid, nearest_cosine, nearest_pixel_l2,
-                            spearman)
+from ..metrics.stats import (fid_from_features, fid_infinity, kernel_inception_distance, mifid, nearest_cosine,
+                            nearest_pixel_l2, spearman)
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
@@ -98,6 +98,11 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
         with atomic_output(cache) as tmp:
             save_file({"features": np.ascontiguousarray(features)}, str(tmp))
     return RealSet(images, features, Path(path))
+
+
+# FID_inf fits FID against 1/N over subsets of 30-100 % of the images; below this many the subsets
+# are too small (and the extra Frechet distances not worth their seconds).
+FID_INFINITY_MIN_IMAGES = 100
 
 
 def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, Any]:
@@ -357,6 +362,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             row["memorization"] = memorization(images, features, real_set,
                                                grid_dir / "memorization.png" if grid_dir else None)
             row["diversity"] = diversity(images, real_set, seed)
+            if len(images) >= FID_INFINITY_MIN_IMAGES:
+                row["fid_infinity"], row["fid_curve"] = fid_infinity(features, real_set.features, seed=seed)
         results.append(row)
 
     report: dict[str, Any] = {"real": str(real_set.path), "real_floor": floor, "results": results,
@@ -422,6 +429,10 @@ def format_report(report: dict[str, Any]) -> str:
         m, d = row["memorization"], row["diversity"]
         lines.append("memorization: " + "  ".join(f"{k}={v:.3f}" for k, v in m.items() if k != "grid")
                      + (f"  (pairs: {m['grid']})" if "grid" in m else ""))
+        if "fid_infinity" in row:
+            lines.append(f"FID extrapolated to infinitely many images (FID_inf, Chong & Forsyth 2020; the "
+                         f"{row['num_real']} reals as they are): {row['fid_infinity']:.2f}, from "
+                         + ", ".join(f"{fid:.2f} at {n}" for n, fid in row["fid_curve"][::3]))
         lines.append(f"diversity: pairwise MS-SSIM fake {d['fake_ms_ssim']:.3f} ± {d['fake_ms_ssim_std']:.3f}, "
                      f"real {d['real_ms_ssim']:.3f} ± {d['real_ms_ssim_std']:.3f} (lower is more diverse)")
     if "photos" in report:
