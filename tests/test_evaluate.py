@@ -63,7 +63,7 @@ def test_real_features_are_cached(reals, tmp_path, monkeypatch):
 
     monkeypatch.setattr(ev.InceptionFeatures, "__call__", counting)
     first = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False, judge_at="native")
-    assert calls == [12, 12] and len(list(tmp_path.glob("real-features-*.safetensors"))) == 1
+    assert calls == [12, 12] and len(list(tmp_path.glob("features-*.safetensors"))) == 1
     calls.clear()
     second = evaluate(fake=reals, real=reals, cache_dir=tmp_path, show_progress=False, judge_at="native")
     assert calls == [12]  # only the fakes: the reals came from the cache

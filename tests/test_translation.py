@@ -203,13 +203,21 @@ def test_photos_alone_are_judged_with_the_bundled_stylizer(cut_run, tmp_path, mo
     ckpt = sorted((root / "run" / "checkpoints").iterdir())[-1]
     bundle(ckpt, tmp_path / "weights", name="stylizer")
     monkeypatch.setattr(stylize_module, "weights_dir", lambda: tmp_path / "weights")
-    report = monetgan.evaluate(photos=photos, real=root / "paintings", cache_dir=None, show_progress=False)
+    report = monetgan.evaluate(photos=photos, real=root / "paintings", cache_dir=tmp_path / "cache",
+                               show_progress=False)
     row = report["results"][0]
     assert row["name"] == "bundled-stylizer" and row["num_fake"] == report["photos"]["num"] == 20
-    # The same stylizer read from its run paints the same pictures, so it scores the same.
-    from_run = monetgan.evaluate(checkpoint=ckpt, photos=photos, real=root / "paintings", cache_dir=None,
-                                 show_progress=False)["results"][0]
-    assert row["fid"] == pytest.approx(from_run["fid"], rel=1e-6)
+    # The same stylizer read from its run paints the same pictures, so it scores the same; the
+    # paintings' and the photos' features come from the cache, and only its paintings are extracted.
+    import monetgan.reports.evaluate as ev
+    extracted, original = [], ev.InceptionFeatures.__call__
+    monkeypatch.setattr(ev.InceptionFeatures, "__call__",
+                        lambda self, images, *a, **k: extracted.append(len(images)) or original(self, images, *a, **k))
+    again = monetgan.evaluate(checkpoint=ckpt, photos=photos, real=root / "paintings", cache_dir=tmp_path / "cache",
+                              show_progress=False)
+    assert extracted == [20]
+    assert again["results"][0]["fid"] == pytest.approx(row["fid"], rel=1e-6)
+    assert again["photos"]["fid"] == pytest.approx(report["photos"]["fid"], rel=1e-9)
 
 
 def test_paint_refuses_a_stylizer_in_one_line(cut_run, tmp_path):
