@@ -203,13 +203,16 @@ def test_photos_alone_are_judged_with_the_bundled_stylizer(cut_run, tmp_path, mo
     ckpt = sorted((root / "run" / "checkpoints").iterdir())[-1]
     bundle(ckpt, tmp_path / "weights", name="stylizer")
     monkeypatch.setattr(stylize_module, "weights_dir", lambda: tmp_path / "weights")
+    import monetgan.reports.evaluate as ev
+    monkeypatch.setattr(ev, "FID_INFINITY_MIN_IMAGES", 20)  # 20 photos: extrapolate for both sets
     report = monetgan.evaluate(photos=photos, real=root / "paintings", cache_dir=tmp_path / "cache",
                                show_progress=False)
     row = report["results"][0]
     assert row["name"] == "bundled-stylizer" and row["num_fake"] == report["photos"]["num"] == 20
     # The same stylizer read from its run paints the same pictures, so it scores the same; the
     # paintings' and the photos' features come from the cache, and only its paintings are extracted.
-    import monetgan.reports.evaluate as ev
+    assert np.isfinite(report["photos"]["fid_infinity"]) and np.isfinite(row["fid_infinity"])
+    assert f"FID_inf {report['photos']['fid_infinity']:.2f}" in monetgan.format_report(report)
     extracted, original = [], ev.InceptionFeatures.__call__
     monkeypatch.setattr(ev.InceptionFeatures, "__call__",
                         lambda self, images, *a, **k: extracted.append(len(images)) or original(self, images, *a, **k))

@@ -340,6 +340,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         photo_report = {"source": where, "num": len(photo_images),
                         **{k: v for k, v in quality_metrics(photo_images, photo_features, real_set, seed).items()
                            if k in ("fid", "kid", "kid_std", "mifid", "swd")}}
+        if len(photo_images) >= FID_INFINITY_MIN_IMAGES:  # the baseline on the same footing as the paintings
+            photo_report["fid_infinity"], _ = fid_infinity(photo_features, real_set.features, seed=seed)
 
     results = []
     for name, source in jobs:
@@ -447,7 +449,8 @@ def format_report(report: dict[str, Any]) -> str:
     if "photos" in report:
         p = report["photos"]
         lines.append(f"photos before stylizing ({p['source']}, {p['num']}): FID {p['fid']:.2f}  KID {p['kid']:.4f}  "
-                     f"MiFID {p['mifid']:.2f}  SWD {p['swd']:.2f}")
+                     f"MiFID {p['mifid']:.2f}  SWD {p['swd']:.2f}"
+                     + (f"  FID_inf {p['fid_infinity']:.2f}" if "fid_infinity" in p else ""))
         lines.append("content kept (cosine of photo and painting in Inception features, 1 = the photo itself): " +
                      ", ".join(f"{row['name']} {row['content_cosine']:.3f}" for row in report["results"]))
     if "spearman_wasserstein" in report:
