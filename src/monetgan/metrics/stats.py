@@ -164,11 +164,16 @@ def fid_infinity(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarra
     if points < 2 or low >= n:
         raise ValueError(f"fid_infinity needs at least 2 sizes between {low} and {n} fakes")
     sizes = sorted({int(round(1.0 / x)) for x in np.linspace(1.0 / low, 1.0 / n, points)})
-    order = np.random.default_rng(seed)
-    curve = [(size, fid_from_features(fake[order.permutation(n)[:size]], real)) for size in sizes]
-    inverse = np.array([1.0 / size for size, _ in curve])
-    values = np.array([value for _, value in curve])
-    slope, intercept = np.polyfit(inverse, values, 1)
+    reals = FeatureStats()
+    reals.update(real)  # the same for every subset: its moments once
+    real_mean, real_cov = reals.mean(), reals.covariance()
+    rng = np.random.default_rng(seed)
+    curve = []
+    for size in sizes:
+        subset = FeatureStats()
+        subset.update(fake[rng.permutation(n)[:size]])
+        curve.append((size, frechet_distance(subset.mean(), subset.covariance(), real_mean, real_cov)))
+    _, intercept = np.polyfit([1.0 / size for size, _ in curve], [value for _, value in curve], 1)
     return float(intercept), curve
 
 

@@ -49,6 +49,9 @@ FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
 PIXEL_RMS_THRESHOLDS = (0.02, 0.04)  # RMS distance on a 0-1 scale
 FAKE_SEED_OFFSET = 10_000_000  # evaluation latents never overlap the preview / export seeds
+# FID_inf fits FID against 1/N over subsets of 30-100 % of the images; below this many the subsets
+# are too small (and the extra Frechet distances not worth their seconds).
+FID_INFINITY_MIN_IMAGES = 100
 
 
 def default_cache_dir() -> Path:
@@ -107,11 +110,6 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
     dataset = load_dataset(path, resolution, show_progress=show_progress)
     images = dataset.images.permute(0, 2, 3, 1).contiguous().numpy()
     return RealSet(images, cached_features(images, extractor, cache_dir, show_progress), Path(path))
-
-
-# FID_inf fits FID against 1/N over subsets of 30-100 % of the images; below this many the subsets
-# are too small (and the extra Frechet distances not worth their seconds).
-FID_INFINITY_MIN_IMAGES = 100
 
 
 def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, Any]:
