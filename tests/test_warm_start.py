@@ -81,3 +81,34 @@ def test_cli_init_from_errors_are_one_line(paintings, tmp_path):
     result = run_cli("train", "--data", paintings, "--run", tmp_path / "r2", "--resolution", "32",
                      "--init-from", "bundled", "--set", *TINY_SET)
     assert_one_line_error(result, "--init-from bundled", "does not fit")
+
+
+def test_critic_warmup_holds_the_generator_while_the_critic_learns(paintings, tmp_path, source):
+    file, _ = source
+    settings = dict(TINY, steps=3, checkpoint_every=1, keep_checkpoints=0, init_from=str(file), critic_warmup=2)
+    monetgan.train(paintings, tmp_path / "warm", show_progress=False, tensorboard=False, **settings)
+    src = load_file(str(file))
+    ckpts = tmp_path / "warm" / "checkpoints"
+    critics = [load_file(str(ckpts / f"step-00000{i}" / "critic.safetensors")) for i in (1, 2)]
+    # BatchNorm's running statistics follow the batches the critic steps paint (they are not weights).
+    weights = [k for k in src if "running_" not in k and "num_batches_tracked" not in k]
+    for step in (1, 2):  # waiting: the generator's weights and its EMA are still the source painter's
+        generator = load_file(str(ckpts / f"step-00000{step}" / "generator.safetensors"))
+        ema = load_file(str(ckpts / f"step-00000{step}" / "generator_ema.safetensors"))
+        assert all(torch.equal(generator[k], src[k]) for k in weights), step
+        assert all(torch.equal(ema[k], src[k]) for k in src), step
+    assert any(not torch.equal(critics[0][k], critics[1][k]) for k in critics[0])  # the critic trained meanwhile
+    moved = load_file(str(ckpts / "step-000003" / "generator.safetensors"))
+    assert any(not torch.equal(moved[k], src[k]) for k in weights)  # then the generator trains
+    log = [json.loads(line) for line in (tmp_path / "warm" / "log.jsonl").read_text().splitlines()]
+    assert [r["generator_grad_norm"] == 0 for r in log] == [True, True, False]
+    assert all(r["generator_loss"] == r["generator_loss"] for r in log)  # logged (not NaN) while waiting
+
+
+def test_critic_warmup_resumes_exactly(paintings, tmp_path, source):
+    file, _ = source
+    settings = dict(TINY, steps=4, checkpoint_every=1, init_from=str(file), critic_warmup=2)
+    straight = monetgan.train(paintings, tmp_path / "a", show_progress=False, tensorboard=False, **settings)
+    monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, **{**settings, "steps": 1})
+    resumed = monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, steps=4)
+    assert digests(straight.checkpoint) == digests(resumed.checkpoint)

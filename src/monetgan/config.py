@@ -89,6 +89,7 @@ class TrainConfig:
     ema_decay: float = 0.999  # exponential moving average of the generator; 0 disables it
     ema_rampup: float = 0.0  # EMA half-life at most this fraction of the steps so far, up to ema_decay's (StyleGAN2-ADA); 0: fixed
     init_from: str = ""  # "" (random) | bundled | FILE.safetensors | checkpoint folder: the generator's start
+    critic_warmup: int = 0  # the first this many iterations train only the critic; the generator waits (for init_from)
 
     # --- photo -> painting (generator = translator; train with --photos) -----------------------
     translator_blocks: int = 4  # residual blocks at a quarter of the resolution
@@ -205,6 +206,7 @@ def _check_ranges(cfg: TrainConfig) -> None:
     need(math.isfinite(cfg.critic_blur) and 0 <= cfg.critic_blur <= 8, "critic_blur",
          "must be 0 (off) or a blur radius (Gaussian sigma) of up to 8 px")
     need(cfg.gp_every >= 1, "gp_every", "must be at least 1 (1 = penalty on every critic step)")
+    need(cfg.critic_warmup >= 0, "critic_warmup", "must be 0 (off) or a number of iterations")
     for key in ("time_limit_minutes", "cpu_limit_minutes"):
         need(math.isfinite(getattr(cfg, key)) and getattr(cfg, key) >= 0, key,
              "must be 0 (no limit) or a positive number of minutes")

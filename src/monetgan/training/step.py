@@ -232,25 +232,22 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
     }
 
 
-def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
-    """One generator update against the current critic (WGAN Algorithm 1, lines 9-11)."""
+def generator_step(state: TrainingState, update: bool = True) -> dict[str, torch.Tensor]:
+    """One generator update against the current critic (WGAN Algorithm 1, lines 9-11); with
+    `update=False` only its loss, forward only, for the log (`critic_warmup`)."""
     cfg = state.cfg
+    if not update:
+        with torch.no_grad():
+            stats = _generator_loss(state, _generator_input(state))
+        return {**stats, "generator_grad_norm": torch.zeros((), device=state.device)}
     z = _generator_input(state)
     trained = trainable_parameters(state.critic)
-    stats = {}
     for p in trained:  # no critic weight gradients needed: saves a third of the backward
         p.requires_grad_(False)
     try:
-        with _autocast(state):
-            fake = state.generator(z)
-            fake_scores = state.critic(_augment(state, fake.float())).float()
-            loss = losses.generator_loss(cfg.loss, fake_scores)
-            if state.translates:
-                content = _content_loss(state, z, fake)
-                stats["content_loss"] = content.detach()
-                loss = loss + cfg.nce_weight * content
+        stats = _generator_loss(state, z)
         state.generator_optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        stats["generator_loss"].backward()
     finally:
         for p in trained:
             p.requires_grad_(True)
@@ -259,7 +256,22 @@ def generator_step(state: TrainingState) -> dict[str, torch.Tensor]:
         state.dist.average_gradients(state.projector)
     grad_norm = _grad_norm(state.generator)
     state.generator_optimizer.step()
-    return {"generator_loss": loss.detach(), "generator_grad_norm": grad_norm, **stats}
+    return {**stats, "generator_loss": stats["generator_loss"].detach(), "generator_grad_norm": grad_norm}
+
+
+def _generator_loss(state: TrainingState, z: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The generator's loss on input z (with the content term when translating), and its parts."""
+    cfg = state.cfg
+    stats = {}
+    with _autocast(state):
+        fake = state.generator(z)
+        fake_scores = state.critic(_augment(state, fake.float())).float()
+        loss = losses.generator_loss(cfg.loss, fake_scores)
+        if state.translates:
+            content = _content_loss(state, z, fake)
+            stats["content_loss"] = content.detach()
+            loss = loss + cfg.nce_weight * content
+    return {"generator_loss": loss, **stats}
 
 
 def _content_loss(state: TrainingState, photos: torch.Tensor, paintings: torch.Tensor) -> torch.Tensor:
@@ -361,8 +373,11 @@ def train_step(state: TrainingState) -> dict[str, torch.Tensor]:
     n_critic = state.cfg.n_critic_at(state.step)
     for _ in range(n_critic):
         metrics = critic_step(state)
-    metrics.update(generator_step(state))
-    if state.generator_ema is not None:
+    # A warm-started generator waits while a fresh critic learns the paintings (`critic_warmup`):
+    # the gradients of an untrained critic would only push it away from what it already paints.
+    waiting = state.step < state.cfg.critic_warmup
+    metrics.update(generator_step(state, update=not waiting))
+    if state.generator_ema is not None and not waiting:
         update_ema(state.generator_ema, state.generator, state.cfg.ema_decay, state.step, warm=bool(state.cfg.init_from),
                    rampup=state.cfg.ema_rampup)
     state.step += 1
