@@ -1,6 +1,7 @@
 """Photo -> painting: the translator, the PatchNCE content term, exact resume, and `monetgan stylize`."""
 
 import hashlib
+import json
 import math
 import zipfile
 
@@ -11,8 +12,10 @@ from PIL import Image
 
 import monetgan
 from monetgan.errors import UserError
-from monetgan.nets.translator import PHOTO_LIMIT, Translator
-from monetgan.painting.stylize import output_shape, stylize
+from monetgan.nets.generator_file import load_bundled
+from monetgan.nets.translator import PHOTO_LIMIT, Translator, set_strength
+from monetgan.painting.bundled import bundle
+from monetgan.painting.stylize import load_stylizer, output_shape, stylize
 from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
 
 from conftest import TINY, write_paintings
@@ -263,3 +266,70 @@ def test_kaggle_export_from_photos_passes_its_own_validation(cut_run, tmp_path, 
             z.writestr(f"{i:05d}.jpg", small.getvalue())
     with pytest.raises(UserError, match="not a 256x256 RGB JPEG"):
         validate_submission(tmp_path / "bad.zip")
+
+
+def test_strength_scales_the_learned_change_in_tanhs_pre_image():
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
+    net = Translator(channels=8, blocks=2, residual=True).eval()
+    torch.nn.init.normal_(net.to_rgb.weight, std=0.05)  # a trained-looking, non-zero change
+    with torch.no_grad():
+        as_trained = net(photo)
+        net.strength = 1.0
+        assert torch.equal(net(photo), as_trained)  # 1 is exactly the translator as it trained
+        base = torch.atanh(photo)
+        change = torch.atanh(as_trained) - base
+        assert change.abs().mean() > 0.05
+        for strength in (0.0, 0.5, 1.5):
+            set_strength(net, strength)
+            torch.testing.assert_close(torch.atanh(net(photo)) - base, strength * change, atol=2e-4, rtol=1e-3)
+    with pytest.raises(UserError, match="0..2"):
+        set_strength(net, 2.5)
+    with pytest.raises(UserError, match="0..2"):
+        set_strength(net, float("nan"))
+    with pytest.raises(UserError, match="no strength"):  # a plain translator paints whole images
+        set_strength(Translator(channels=8, blocks=2), 0.5)
+    set_strength(Translator(channels=8, blocks=2), 1.0)  # ... and 1 is what it does anyway
+
+
+def test_stylize_strength_zero_gives_the_photo_back_and_bad_strengths_are_one_line(cut_run, tmp_path):
+    root, _ = cut_run
+    src = tmp_path / "in"
+    src.mkdir()
+    pixels = np.random.default_rng(1).integers(0, 256, (32, 48, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(src / "p.png")  # lossless, and already the output size
+    away = {}
+    for strength in (0.0, 1.0, 2.0):
+        out = stylize(src, tmp_path / str(strength), run=root / "run", size=48, strength=strength, show_progress=False)
+        away[strength] = np.abs(np.asarray(Image.open(out.written[0])).astype(int) - pixels)
+    assert away[0.0].max() <= 1  # the photo itself (the atanh clamp moves 0 and 255 by one level)
+    assert away[2.0].mean() > away[1.0].mean() > away[0.0].mean()  # further along the learned change
+    result = run_cli("stylize", src, "--out", tmp_path / "o", "--run", root / "run", "--strength", "3")
+    assert_one_line_error(result, "--strength", "0..2")
+    assert not (tmp_path / "o").exists()
+    result = run_cli("export-kaggle", "--run", root / "run", "--strength", "0.5", "--out", tmp_path / "x.zip")
+    assert_one_line_error(result, "--strength", "--photos")
+
+
+def test_a_cards_strength_is_applied_and_checked(cut_run, tmp_path):
+    root, result = cut_run
+    file = bundle(result.checkpoint, tmp_path / "w", name="s")
+    card_path = file.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    assert load_bundled("s", device="cpu", folder=file.parent).strength == 1.0  # no strength in the card: 1
+    card_path.write_text(json.dumps({**card, "strength": 0.5}))
+    assert load_bundled("s", device="cpu", folder=file.parent).strength == 0.5
+    assert load_stylizer(weights=file, device="cpu", strength=0.25).strength == 0.25  # the flag wins
+    card_path.write_text(json.dumps({**card, "strength": 5}))
+    with pytest.raises(UserError, match=r"s\.json: strength"):
+        load_bundled("s", device="cpu", folder=file.parent)
+
+
+def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
+    root, _ = cut_run
+    report = monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=0.0,
+                               show_progress=False)
+    row = report["results"][0]
+    assert row["strength"] == 0.0 and row["content_cosine"] > 0.999
+    assert abs(row["fid"] - report["photos"]["fid"]) < 0.05 * report["photos"]["fid"]
+    assert "(strength 0)" in monetgan.format_report(report)

@@ -102,7 +102,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, weights=args.weights, real=args.real,
                       holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
                       seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
-                      photos=args.photos,
+                      photos=args.photos, strength=args.strength,
                       show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
@@ -118,11 +118,13 @@ def _export_kaggle(args: argparse.Namespace) -> int:
             raise UserError("--seed is for painting from noise; with --photos each photo is painted once")
         result = export_kaggle_from_photos(args.photos, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                                            num=args.num, out=args.out, ema=args.ema, data=args.data,
-                                           device=args.device, show_progress=not args.quiet)
+                                           device=args.device, strength=args.strength, show_progress=not args.quiet)
         print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
         return 0
     from .painting.export import export_kaggle
 
+    if args.strength is not None:
+        raise UserError("--strength is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
     if args.num is None:
         args.num = 7000
     result = export_kaggle(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
@@ -138,7 +140,7 @@ def _stylize(args: argparse.Namespace) -> int:
 
     result = stylize(args.photos, args.out, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                      size=args.size, overwrite=args.overwrite, ema=args.ema, device=args.device,
-                     show_progress=not args.quiet)
+                     strength=args.strength, show_progress=not args.quiet)
     print(f"wrote {len(result.written)} paintings to {args.out}")
     if result.skipped:
         print(f"skipped {len(result.skipped)} photos that could not be used:")
@@ -172,6 +174,12 @@ def _add_checkpoint_source_args(p: argparse.ArgumentParser) -> None:
     """--run or --checkpoint: which generator a painting command uses."""
     p.add_argument("--run", help="run folder: use its latest checkpoint")
     p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
+
+
+def _add_strength_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--strength", type=float,
+                   help="a stylizer's strength, 0..2: 0 paints the photo itself, 1 the change as trained "
+                        "(default: the one its card gives, else 1)")
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
@@ -256,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
+    _add_strength_arg(p)
     _add_generator_args(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -272,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")
     p.add_argument("--data", help="training images to check for near-copies (default: the run's own data)")
+    _add_strength_arg(p)
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_export_kaggle)
@@ -314,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256,
                    help="the longer side of each painting in pixels; the photo's aspect ratio is kept (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace paintings that already exist in --out")
+    _add_strength_arg(p)
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_stylize)

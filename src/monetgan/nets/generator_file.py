@@ -22,6 +22,7 @@ from ..devices import pick_device
 from ..errors import UserError
 from ..files import sha256_of_file
 from . import build_generator, count_parameters
+from .translator import Translator, set_strength
 
 CARD_FORMAT = 1
 BUNDLED_NAME = "monet"
@@ -66,4 +67,8 @@ def load_bundled(name: str = BUNDLED_NAME, device: str = "auto", folder: Path | 
         raise UserError(f"{path}: {count_parameters(generator)} parameters, but its card says {card['parameters']}")
     # Its pictures are delivered at the card's output size (upsampled with Lanczos when larger).
     generator.output_size = int(card.get("output_size", cfg.resolution))
+    if "strength" in card:  # a stylizer's strength, chosen for it on validation photos
+        if not isinstance(generator, Translator):
+            raise UserError(f"{folder / name}.json gives a strength, but its generator paints from noise")
+        set_strength(generator, float(card["strength"]), where=f"{folder / name}.json: strength")
     return generator.to(pick_device(device)).eval()

@@ -16,13 +16,22 @@ painting = tanh(atanh(photo) + delta), and the layer that outputs delta starts a
 returns the photo itself, which already scores far better than noise against the paintings, and
 training only has to learn the style (the zero-initialised output layer is ControlNet's and
 ReZero's trick; the residual output is the usual one of image restoration networks).
+
+A residual translator also has a `strength`: painting = tanh(atanh(photo) + strength * delta). It
+is not trained (1 in training); after training it says how far along its learned change to paint,
+from 0 (the photo) through 1 (as trained), like StyleGAN's truncation psi. A stylizer's card may
+give the strength chosen for it on validation photos.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..errors import UserError
 
 
 def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.Sequential:
@@ -31,6 +40,7 @@ def _conv_norm_relu(c_in: int, c_out: int, kernel: int, stride: int = 1) -> nn.S
 
 
 PHOTO_LIMIT = 0.995  # |photo| is clamped here before atanh (atanh(0.995) = 3.0)
+STRENGTH_RANGE = (0.0, 2.0)  # residual strengths a translator accepts: 0 paints the photo itself
 
 
 class ResidualBlock(nn.Module):
@@ -50,6 +60,7 @@ class Translator(nn.Module):
     def __init__(self, channels: int = 32, blocks: int = 4, max_channels: int = 256, residual: bool = False):
         super().__init__()
         self.residual = residual
+        self.strength = 1.0  # residual only: how far along its learned change it paints (not trained)
         widths = [channels, min(max_channels, 2 * channels), min(max_channels, 4 * channels)]
         self.stem = _conv_norm_relu(3, widths[0], 7)
         self.down = nn.ModuleList([_conv_norm_relu(widths[0], widths[1], 3, 2), _conv_norm_relu(widths[1], widths[2], 3, 2)])
@@ -86,8 +97,22 @@ class Translator(nn.Module):
             h = up(F.interpolate(h, scale_factor=2, mode="nearest"))
         if self.residual:
             # The photo in tanh's pre-image; the clamp keeps atanh finite at pure black and white.
-            return torch.tanh(torch.atanh(x.clamp(-PHOTO_LIMIT, PHOTO_LIMIT)) + self.to_rgb(h))
+            delta = self.to_rgb(h)
+            if self.strength != 1.0:
+                delta = self.strength * delta
+            return torch.tanh(torch.atanh(x.clamp(-PHOTO_LIMIT, PHOTO_LIMIT)) + delta)
         return torch.tanh(self.to_rgb(h))
+
+
+def set_strength(translator: Translator, strength: float, where: str = "--strength") -> None:
+    """Give a residual translator the strength it paints at, refusing what it cannot do (one line)."""
+    low, high = STRENGTH_RANGE
+    if not (math.isfinite(strength) and low <= strength <= high):
+        raise UserError(f"{where} must lie in {low:g}..{high:g} (0 = the photo, 1 = as trained), got {strength}")
+    if not translator.residual and strength != 1.0:
+        raise UserError(f"{where}: this stylizer paints whole images, not a change to the photo "
+                        "(translator_residual=false), so it has no strength to set; leave it at 1")
+    translator.strength = float(strength)
 
 
 def translation_gflops(translator: nn.Module, side: int) -> float:

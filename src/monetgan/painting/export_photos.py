@@ -44,15 +44,17 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
                               num: int | None = None, out: str | os.PathLike = "images.zip", ema: bool | None = None,
                               data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
                               quality: int = 95, batch_size: int = 16, device: str = "auto",
-                              show_progress: bool = True) -> ExportResult:
+                              strength: float | None = None, show_progress: bool = True) -> ExportResult:
     """Stylize `photos` (all of them, or the first `num` in name order) into the Kaggle zip.
 
     The stylizer comes from `run`, `checkpoint` or `weights`; with none of them, the bundled one.
     `data`: the paintings to check for near-copies; default: the run's own data.
+    `strength`: the stylizer's (nets/translator.py); None: its card's, else 1.
     """
     out_path = submission_path(out)
-    translator = load_stylizer(run, checkpoint, weights, ema, device)
+    translator = load_stylizer(run, checkpoint, weights, ema, device, strength)
     ckpt, source = _stylizer_source(run, checkpoint, weights, ema)
+    source["strength"] = translator.strength
     if ckpt is None and data is None:
         raise UserError("a stylizer file has no run to find its paintings in; pass --data PAINTINGS (a folder, or "
                         "Kaggle's gan-getting-started.zip) to check for near-copies")
@@ -66,7 +68,7 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
         raise UserError(f"--num {count:,}: --photos {photos} has only {len(found):,} usable photos")
     started = time.perf_counter()
     names = found.names[:count]
-    images = stylize_batch(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size)
+    images = stylize_batch(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size, show_progress)
     del found
     reals = _training_images(ckpt, data, KAGGLE_SIZE)
     copies = np.flatnonzero(nearest_pixel_l2(images, reals)[0] < near_copy_rms)

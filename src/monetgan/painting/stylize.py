@@ -23,7 +23,7 @@ from ..data.dataset import KAGGLE_PHOTO_FOLDER, display_name, image_sources
 from ..data.images import UnusableImage, decode_rgb, save_png, to_uint8
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
-from ..nets.translator import Translator
+from ..nets.translator import Translator, set_strength
 from .paint import pick_generator
 
 STYLIZER_NAME = "stylizer"  # monetgan/weights/stylizer.safetensors + .json, when one is bundled
@@ -36,9 +36,10 @@ class StylizeResult:
 
 
 def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
-                  weights: str | os.PathLike | None = None, ema: bool | None = None, device: str = "auto") -> nn.Module:
+                  weights: str | os.PathLike | None = None, ema: bool | None = None, device: str = "auto",
+                  strength: float | None = None) -> nn.Module:
     """The translator named by --run, --checkpoint or --weights (as `paint` picks a painter); with
-    none, the bundled stylizer."""
+    none, the bundled stylizer. `strength` (None: the card's, else 1) see nets/translator.py."""
     if run is None and checkpoint is None and weights is None:
         if not (weights_dir() / f"{STYLIZER_NAME}.safetensors").is_file():
             raise UserError("no stylizer is bundled with this monetgan yet; train one with "
@@ -50,6 +51,8 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
     if not isinstance(model, Translator):
         raise UserError("that generator paints from noise, not from photos; use `monetgan paint`, or give a run "
                         "trained with --preset cut-128 --photos ...")
+    if strength is not None:
+        set_strength(model, strength)
     return model
 
 
@@ -74,14 +77,18 @@ def stylize_image(translator: nn.Module, photo: Image.Image, size: int) -> np.nd
 
 
 @torch.no_grad()
-def stylize_batch(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16) -> np.ndarray:
+def stylize_batch(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16,
+                  show_progress: bool = False) -> np.ndarray:
     """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode."""
     translator.eval()
     device = next(translator.parameters()).device
     out = []
+    bar = tqdm(total=len(photos), desc="stylizing", unit="photo", disable=not show_progress)
     for i in range(0, len(photos), batch_size):
         x = torch.from_numpy(photos[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         out.append(to_uint8(translator(x.to(device))))
+        bar.update(len(out[-1]))
+    bar.close()
     return np.concatenate(out)
 
 
@@ -94,7 +101,7 @@ def _output_name(name: str) -> str:
 def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.PathLike | None = None,
             checkpoint: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
             size: int = 256, overwrite: bool = False, ema: bool | None = None, device: str = "auto",
-            show_progress: bool = True) -> StylizeResult:
+            strength: float | None = None, show_progress: bool = True) -> StylizeResult:
     """Paint every photo of a file, folder or zip (Kaggle's zip: its photo_jpg/) as PNGs in `out`.
 
     Example:
@@ -102,7 +109,7 @@ def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.
     """
     if not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
-    translator = load_stylizer(run, checkpoint, weights, ema, device)
+    translator = load_stylizer(run, checkpoint, weights, ema, device, strength)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; give a folder for the paintings")

@@ -43,7 +43,7 @@ from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
-from ..nets.translator import Translator
+from ..nets.translator import Translator, set_strength
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -271,7 +271,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
              real: str | os.PathLike, holdout: str | os.PathLike | None = None,
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
-             judge_at: str = "256", photos: str | os.PathLike | None = None,
+             judge_at: str = "256", photos: str | os.PathLike | None = None, strength: float | None = None,
              show_progress: bool = True) -> dict[str, Any]:
     """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
     against real paintings.
@@ -294,6 +294,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             run: the photos it held out of training. The photos' own scores and how much of each
             photo survives (`content_cosine`, in Inception's features: not the critic's network) are
             reported beside the paintings'.
+        strength: a residual stylizer's strength (nets/translator.py); None: its card's, else 1.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
@@ -315,7 +316,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         trained_at, translating = _checkpoint_config(jobs[0][1])
         generator_resolution = KAGGLE_SIZE if translating else trained_at
     elif photos is not None and checkpoint is None and weights is None:  # photos alone: the bundled stylizer
-        painter = load_stylizer(device=device)
+        painter = load_stylizer(device=device, strength=strength)
         jobs, translating, generator_resolution = [("bundled-stylizer", painter)], True, KAGGLE_SIZE
     else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
         painter = pick_generator(None, checkpoint, weights, ema, device)
@@ -325,6 +326,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         generator_resolution = KAGGLE_SIZE if translating else painter.resolution
     if photos is not None and not translating:
         raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
+    if strength is not None and not translating:
+        raise UserError("--strength is for judging a stylizer (a run trained with --photos); this generator paints from noise")
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
@@ -348,7 +351,9 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         else:
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
             if translating:
-                images = stylize_batch(painter, photo_images)
+                if strength is not None:
+                    set_strength(painter, strength)
+                images = stylize_batch(painter, photo_images, show_progress=show_progress)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
         features = extractor(images, show_progress=show_progress)
@@ -358,6 +363,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         if isinstance(source, Path) and name != "fake":
             row["step"] = int(json.loads((source / "state.json").read_text())["step"])
         if translating:
+            row["strength"] = painter.strength
             # How much of each photo survives: cosine of its Inception features with its painting's.
             a = features / np.linalg.norm(features, axis=1, keepdims=True)
             b = photo_features / np.linalg.norm(photo_features, axis=1, keepdims=True)
@@ -450,7 +456,9 @@ def format_report(report: dict[str, Any]) -> str:
                      f"MiFID {p['mifid']:.2f}  SWD {p['swd']:.2f}"
                      + (f"  FID_inf {p['fid_infinity']:.2f}" if "fid_infinity" in p else ""))
         lines.append("content kept (cosine of photo and painting in Inception features, 1 = the photo itself): " +
-                     ", ".join(f"{row['name']} {row['content_cosine']:.3f}" for row in report["results"]))
+                     ", ".join(f"{row['name']} {row['content_cosine']:.3f}"
+                               + (f" (strength {row['strength']:g})" if row.get("strength", 1.0) != 1.0 else "")
+                               for row in report["results"]))
     if "spearman_wasserstein" in report:
         s = report["spearman_wasserstein"]
         lines.append("Spearman correlation of the Wasserstein estimate with: " +
