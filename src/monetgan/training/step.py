@@ -235,7 +235,6 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
 def generator_step(state: TrainingState, update: bool = True) -> dict[str, torch.Tensor]:
     """One generator update against the current critic (WGAN Algorithm 1, lines 9-11); with
     `update=False` only its loss, forward only, for the log (`critic_warmup`)."""
-    cfg = state.cfg
     if not update:
         with torch.no_grad():
             stats = _generator_loss(state, _generator_input(state))
