@@ -333,3 +333,6 @@ def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
     assert row["strength"] == 0.0 and row["content_cosine"] > 0.999
     assert abs(row["fid"] - report["photos"]["fid"]) < 0.05 * report["photos"]["fid"]
     assert "(strength 0)" in monetgan.format_report(report)
+    with pytest.raises(UserError, match="0..2"):
+        monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=5.0,
+                          show_progress=False)

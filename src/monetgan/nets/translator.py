@@ -104,11 +104,16 @@ class Translator(nn.Module):
         return torch.tanh(self.to_rgb(h))
 
 
-def set_strength(translator: Translator, strength: float, where: str = "--strength") -> None:
-    """Give a residual translator the strength it paints at, refusing what it cannot do (one line)."""
+def check_strength(strength: float, where: str = "--strength") -> None:
+    """Refuse a strength outside STRENGTH_RANGE (one line), before any translator is loaded."""
     low, high = STRENGTH_RANGE
     if not (math.isfinite(strength) and low <= strength <= high):
         raise UserError(f"{where} must lie in {low:g}..{high:g} (0 = the photo, 1 = as trained), got {strength}")
+
+
+def set_strength(translator: Translator, strength: float, where: str = "--strength") -> None:
+    """Give a residual translator the strength it paints at, refusing what it cannot do (one line)."""
+    check_strength(strength, where)
     if not translator.residual and strength != 1.0:
         raise UserError(f"{where}: this stylizer paints whole images, not a change to the photo "
                         "(translator_residual=false), so it has no strength to set; leave it at 1")

@@ -43,7 +43,7 @@ from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
-from ..nets.translator import Translator, set_strength
+from ..nets.translator import Translator, check_strength, set_strength
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -316,7 +316,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         trained_at, translating = _checkpoint_config(jobs[0][1])
         generator_resolution = KAGGLE_SIZE if translating else trained_at
     elif photos is not None and checkpoint is None and weights is None:  # photos alone: the bundled stylizer
-        painter = load_stylizer(device=device, strength=strength)
+        painter = load_stylizer(device=device)
         jobs, translating, generator_resolution = [("bundled-stylizer", painter)], True, KAGGLE_SIZE
     else:  # one generator: a checkpoint folder, a generator file, or the bundled painter
         painter = pick_generator(None, checkpoint, weights, ema, device)
@@ -328,6 +328,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
     if strength is not None and not translating:
         raise UserError("--strength is for judging a stylizer (a run trained with --photos); this generator paints from noise")
+    if strength is not None:  # set on each stylizer below; a bad value fails here, before minutes of features
+        check_strength(strength)
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
