@@ -48,6 +48,8 @@ def test_planted_copy_is_flagged_and_raises_mifid(reals, tmp_path):
     assert planted["memorization"]["cosine_min"] == pytest.approx(0.0, abs=1e-6)
     assert planted["memorization"]["fraction_pixel_rms_below_0.02"] == pytest.approx(1 / 9)
     assert clean["fid"] > 1.0
+    assert clean["fid_mean_term"] + clean["fid_covariance_term"] == pytest.approx(clean["fid"], rel=1e-12)
+    assert clean["fid_mean_term"] > 0 and clean["fid_covariance_term"] > 0
     # One copy among nine lowers the memorisation distance and so raises MiFID relative to FID.
     assert planted["memorization_distance"] < clean["memorization_distance"]
     assert planted["mifid"] / planted["fid"] >= clean["mifid"] / clean["fid"]
@@ -87,6 +89,7 @@ def test_cli_evaluate_and_bad_checkpoint(tiny_run, reals, tmp_path):
                         capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stderr
     assert "FID" in ok.stdout and (tmp_path / "e.json").exists()
+    assert "FID = mean term" in ok.stdout and "covariance term" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "monetgan", "evaluate", "--run", str(run), "--real", str(reals),
                           "--checkpoint", "step-999"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "step-999" in bad.stderr and bad.stderr.count("\n") == 1

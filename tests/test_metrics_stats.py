@@ -107,6 +107,24 @@ def test_frechet_distance_closed_form_for_diagonal_gaussians():
     assert got == pytest.approx(expected, rel=1e-10)
 
 
+def test_frechet_terms_split_a_shift_from_a_change_of_spread():
+    # Diagonal Gaussians: the mean term is ||mu1 - mu2||^2 alone and the covariance term
+    # sum (sqrt(a) - sqrt(b))^2 alone; a pure shift leaves the second at 0, a pure change of
+    # spread the first.
+    rng = np.random.default_rng(9)
+    a, b = rng.uniform(0.1, 2.0, 10), rng.uniform(0.1, 2.0, 10)
+    mu1, mu2 = rng.standard_normal(10), rng.standard_normal(10)
+    mean_term, cov_term = stats.frechet_terms(mu1, np.diag(a), mu2, np.diag(b))
+    assert mean_term == pytest.approx(np.sum((mu1 - mu2) ** 2), rel=1e-12)
+    assert cov_term == pytest.approx(np.sum((np.sqrt(a) - np.sqrt(b)) ** 2), rel=1e-10)
+    shifted = stats.frechet_terms(mu1, np.diag(a), mu2, np.diag(a))
+    assert shifted[1] == pytest.approx(0.0, abs=1e-10) and shifted[0] > 1
+    spread = stats.frechet_terms(mu1, np.diag(a), mu1, np.diag(b))
+    assert spread[0] == 0.0 and spread[1] == pytest.approx(cov_term, rel=1e-10)
+    x, y = correlated(120, 12, seed=10), correlated(90, 12, seed=11, shift=0.3)
+    assert sum(stats.fid_terms(x, y)) == pytest.approx(stats.fid_from_features(x, y), rel=1e-12)
+
+
 def test_frechet_distance_of_identical_gaussians_is_zero():
     mu, s = _moments(correlated(50, 128, seed=6))  # singular: clamping must keep this ~0
     assert abs(stats.frechet_distance(mu, s, mu, s)) < 1e-8 * np.trace(s)

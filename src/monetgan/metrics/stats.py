@@ -116,10 +116,12 @@ def _sqrt_psd(mat: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(_psd_eigvals(w))) @ v.T
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017, FID).
+def frechet_terms(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> tuple[float, float]:
+    """The two terms of the Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (FID):
+    (||mu1 - mu2||^2, Tr(S1 + S2 - 2 (S1 S2)^{1/2})), the means' and the covariances' share.
 
-    d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2}).
+    A global shift of the fakes (their palette, say) shows in the first; what a generator does
+    not paint at all, or paints too uniformly, shows in the second.
 
     Tr((S1 S2)^{1/2}) is computed as Tr((S1^{1/2} S2 S1^{1/2})^{1/2}): the two matrices are
     similar (same eigenvalues), but the second is symmetric PSD, so two float64 eigh calls
@@ -136,15 +138,26 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     eig = np.linalg.eigvalsh((middle + middle.T) / 2)
     tr_covmean = np.sqrt(_psd_eigvals(eig)).sum()
     diff = mu1 - mu2
-    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+    return float(diff @ diff), float(np.trace(s1) + np.trace(s2) - 2.0 * tr_covmean)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2) (Heusel et al. 2017, FID):
+    d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^{1/2}) (see `frechet_terms`)."""
+    return sum(frechet_terms(mu1, sigma1, mu2, sigma2))
 
 
 def fid_from_features(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> float:
     """FID between two (N, D) feature sets (Heusel et al. 2017), unbiased covariances."""
+    return sum(fid_terms(a, b))
+
+
+def fid_terms(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[float, float]:
+    """FID's (mean term, covariance term) between two (N, D) feature sets; they sum to the FID."""
     sa, sb = FeatureStats(), FeatureStats()
     sa.update(a)
     sb.update(b)
-    return frechet_distance(sa.mean(), sa.covariance(), sb.mean(), sb.covariance())
+    return frechet_terms(sa.mean(), sa.covariance(), sb.mean(), sb.covariance())
 
 
 def fid_infinity(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray, points: int = 8,

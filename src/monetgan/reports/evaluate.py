@@ -36,8 +36,8 @@ from ..files import atomic_output, atomic_write_text
 from ..data.images import make_grid, save_png
 from ..metrics.inception import InceptionFeatures, inception_weights_path
 from ..metrics.msssim import pairwise_ms_ssim
-from ..metrics.stats import (fid_from_features, fid_infinity, kernel_inception_distance, mifid, nearest_cosine,
-                            nearest_pixel_l2, spearman)
+from ..metrics.stats import (fid_from_features, fid_infinity, fid_terms, kernel_inception_distance, mifid,
+                            nearest_cosine, nearest_pixel_l2, spearman)
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
@@ -113,12 +113,15 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
 
 
 def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, Any]:
-    """FID, KID (mean and std over subsets), MiFID and SWD of fakes against reals."""
-    fid = fid_from_features(fake_features, real.features)
+    """FID (and its mean and covariance terms), KID (mean and std over subsets), MiFID and SWD of fakes
+    against reals."""
+    fid_mean, fid_covariance = fid_terms(fake_features, real.features)
+    fid = fid_mean + fid_covariance
     kid, kid_std = kernel_inception_distance(fake_features, real.features, seed=seed)
     mi, memorization_distance = mifid(fid, fake_features, real.features)
     swd = sliced_wasserstein(fake_images, real.images, seed=seed)
-    return {"fid": fid, "kid": kid, "kid_std": kid_std, "mifid": mi,
+    return {"fid": fid, "fid_mean_term": fid_mean, "fid_covariance_term": fid_covariance,
+            "kid": kid, "kid_std": kid_std, "mifid": mi,
             "memorization_distance": memorization_distance, "swd": swd["mean"],
             "swd_levels": {str(k): v for k, v in swd["levels"].items()}}
 
@@ -446,6 +449,8 @@ def format_report(report: dict[str, Any]) -> str:
         m, d = row["memorization"], row["diversity"]
         lines.append("memorization: " + "  ".join(f"{k}={v:.3f}" for k, v in m.items() if k != "grid")
                      + (f"  (pairs: {m['grid']})" if "grid" in m else ""))
+        lines.append(f"FID = mean term {row['fid_mean_term']:.2f} (a shift, e.g. of palette) + covariance term "
+                     f"{row['fid_covariance_term']:.2f} (what is painted, and how varied)")
         if "fid_infinity" in row:
             lines.append(f"FID extrapolated to infinitely many images (FID_inf, Chong & Forsyth 2020; the "
                          f"{row['num_real']} reals as they are): {row['fid_infinity']:.2f}, from "
