@@ -336,3 +336,17 @@ def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
     with pytest.raises(UserError, match="0..2"):
         monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=5.0,
                           show_progress=False)
+
+
+def test_a_stylizer_checkpoint_hands_on_its_critic_and_patch_projector(cut_run, tmp_path):
+    from safetensors.torch import load_file
+
+    root, result = cut_run
+    monetgan.train(root / "paintings", tmp_path / "ft", preset="cut-128", photos=root / "photos", show_progress=False,
+                   tensorboard=False, **dict(CUT_TINY, steps=1, checkpoint_every=1, critic_warmup=1,
+                                             init_from=str(result.checkpoint)))
+    ckpt = tmp_path / "ft" / "checkpoints" / "step-000001"
+    for stem in ("projector", "generator_ema"):  # generator-side: held while the critic warms up
+        src, got = load_file(str(result.checkpoint / f"{stem}.safetensors")), load_file(str(ckpt / f"{stem}.safetensors"))
+        assert src.keys() == got.keys() and all(torch.equal(src[k], got[k]) for k in src), stem
+    assert "init_critic_sha256" in json.loads((tmp_path / "ft" / "run.json").read_text())

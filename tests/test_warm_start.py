@@ -112,3 +112,40 @@ def test_critic_warmup_resumes_exactly(paintings, tmp_path, source):
     monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, **{**settings, "steps": 1})
     resumed = monetgan.train(paintings, tmp_path / "b", show_progress=False, tensorboard=False, steps=4)
     assert digests(straight.checkpoint) == digests(resumed.checkpoint)
+
+
+def _distance(a: dict, b: dict) -> float:
+    return sum(float((a[k].float() - b[k].float()).pow(2).sum()) for k in a if a[k].is_floating_point())
+
+
+def test_a_checkpoint_hands_on_its_critic_and_both_generators(paintings, tmp_path, source):
+    """StyleGAN2-ADA's --resume: generator, EMA and critic each start from their own copy."""
+    file, checkpoint = source
+    settings = dict(TINY, steps=1, checkpoint_every=1, critic_warmup=1)  # the generators wait one step
+    monetgan.train(paintings, tmp_path / "warm", show_progress=False, tensorboard=False,
+                   **settings, init_from=str(checkpoint))
+    monetgan.train(paintings, tmp_path / "cold", show_progress=False, tensorboard=False,
+                   **settings, init_from=str(file))  # a painter file has no critic: a fresh one
+    src = {stem: load_file(str(checkpoint / f"{stem}.safetensors")) for stem in ("generator", "generator_ema", "critic")}
+    warm = {stem: load_file(str(tmp_path / "warm/checkpoints/step-000001" / f"{stem}.safetensors")) for stem in src}
+    cold = load_file(str(tmp_path / "cold/checkpoints/step-000001/critic.safetensors"))
+    assert any(not torch.equal(src["generator"][k], src["generator_ema"][k]) for k in src["generator"])
+    weights = [k for k in src["generator"] if "running_" not in k and "num_batches_tracked" not in k]
+    assert all(torch.equal(warm["generator"][k], src["generator"][k]) for k in weights)  # the raw one, not the EMA
+    assert all(torch.equal(warm["generator_ema"][k], src["generator_ema"][k]) for k in src["generator_ema"])
+    # One critic step from the checkpoint's critic stays near it; a fresh critic is far from it.
+    assert any(not torch.equal(warm["critic"][k], src["critic"][k]) for k in src["critic"])
+    assert _distance(warm["critic"], src["critic"]) < 0.01 * _distance(cold, src["critic"])
+    info = json.loads((tmp_path / "warm" / "run.json").read_text())
+    assert info["init_critic_sha256"] == sha256_of_file(checkpoint / "critic.safetensors")
+    assert "init_critic" not in json.loads((tmp_path / "cold" / "run.json").read_text())
+
+
+def test_a_critic_that_does_not_fit_starts_fresh_and_says_so(paintings, tmp_path, source):
+    _, checkpoint = source
+    monetgan.train(paintings, tmp_path / "other", show_progress=False, tensorboard=False,
+                   **dict(TINY, steps=1, checkpoint_every=1, critic="pixel", critic_channels=16,
+                          init_from=str(checkpoint)))
+    info = json.loads((tmp_path / "other" / "run.json").read_text())
+    assert info["init_critic"].startswith("fresh: the checkpoint's critic does not fit")
+    assert "init_critic_sha256" not in info

@@ -43,7 +43,7 @@ from ..nets import count_parameters
 from ..nets.translator import translation_gflops
 from ..nets.sampling import generate, latents_for_seeds
 from .step import TrainingState, build_state, checkpoint_payload, painter, restore_state, train_step
-from .warm_start import InitialGenerator, load_initial_generator, start_from
+from .warm_start import WarmStart, load_warm_start, start_from
 
 try:  # advisory file locks; not available on Windows, where the lock is skipped
     import fcntl
@@ -212,8 +212,10 @@ def train(data: str | os.PathLike | None, run: str | os.PathLike, preset: str | 
                 restore_state(state, prep.checkpoint)
                 say(f"resuming {run_dir} from {prep.checkpoint.path.name}")
             elif prep.initial is not None:
-                start_from(state.generator, state.generator_ema, prep.initial)
-                say(f"generator starts from {cfg.init_from} ({prep.initial.provenance['init_file']}); the critic starts fresh")
+                start_from(state, prep.initial)
+                critic = prep.initial.provenance.get("init_critic", "fresh")
+                say(f"generator starts from {cfg.init_from} ({prep.initial.provenance['init_file']}); the critic "
+                    + ("starts from the checkpoint's" if prep.initial.critic is not None else f"starts {critic}"))
             latest = latest_checkpoint(run_dir) if dist.is_main else prep.checkpoint and prep.checkpoint.path
             frame_inputs = (prep.frame_photos.float().div(127.5).sub(1.0) if prep.frame_photos is not None
                             else latents_for_seeds(range(cfg.num_frame_samples), cfg.latent_dim))
@@ -242,7 +244,7 @@ class _Prepared:
     images: torch.Tensor  # (N, 3, R, R) uint8
     fingerprint: str
     checkpoint: Checkpoint | None  # to resume from
-    initial: InitialGenerator | None  # weights a new run's generator starts from (init_from)
+    initial: WarmStart | None  # weights a new run starts from (init_from)
     photos: torch.Tensor | None = None  # a translator's training photos (M, 3, S, S) uint8
     frame_photos: torch.Tensor | None = None  # the held-out photos its time-lapse frames restyle
 
@@ -259,7 +261,7 @@ def _prepare(run_dir: Path, data: str | os.PathLike | None, photos: str | os.Pat
     # A run with no checkpoint yet starts from its init_from painter: checked before the data is
     # decoded and before any file is written.
     starting = not resuming or latest_checkpoint(run_dir) is None
-    initial = load_initial_generator(cfg.init_from, cfg) if starting and cfg.init_from else None
+    initial = load_warm_start(cfg.init_from, cfg) if starting and cfg.init_from else None
     stored = cfg.crop_from or cfg.resolution  # decoded at this size; crop_from: random crops are trained on
     photo_path = _photos_path(run_dir, photos, resuming, cfg)
     dataset = load_dataset(data_path, stored, show_progress=show_progress)
