@@ -157,6 +157,26 @@ def test_time_limit_stops_with_a_checkpoint(paintings, tmp_path):
     assert again.step == 1  # the budget is spent; resuming does not train past it
 
 
+def test_the_progress_bar_ends_where_a_budget_ends_the_run():
+    """With a time or CPU budget the bar's total is the step the budget will stop at, so its ETA is
+    the budget's end, not that of steps=1,000,000."""
+    from types import SimpleNamespace
+
+    from monetgan.training.loop import _Pace
+
+    pace = _Pace()
+    for wall, cpu in [(4.0, 8.0), (6.0, 12.0)]:  # a plain mean at first: 5 s and 10 CPU-s a step
+        pace.add(wall, cpu)
+    state = SimpleNamespace(step=10, wall_time=50.0, cpu_time=100.0)
+    cfg = SimpleNamespace(steps=1_000_000, time_limit_minutes=0.0, cpu_limit_minutes=5.0)
+    assert pace.last_step(state, cfg) == 30  # 200 CPU-s left at 10 a step
+    assert pace.last_step(state, SimpleNamespace(**{**vars(cfg), "time_limit_minutes": 2.0})) == 24  # 70 s at 5
+    assert pace.last_step(state, SimpleNamespace(**{**vars(cfg), "steps": 25})) == 25  # steps come first
+    assert pace.last_step(state, SimpleNamespace(**{**vars(cfg), "cpu_limit_minutes": 0.0})) == 1_000_000
+    spent = SimpleNamespace(step=10, wall_time=50.0, cpu_time=400.0)
+    assert pace.last_step(spent, cfg) == 10  # over budget: it ends here, never before the current step
+
+
 def test_restored_optimizer_moments_take_their_parameters_layout(paintings, tmp_path, monkeypatch):
     """Checkpoints store moments contiguous; with channels_last parameters (the CUDA default) the
     fused Adam needs them back in the parameter's layout, or a resumed run fails at its first step."""

@@ -15,6 +15,7 @@ differently (time limit, Ctrl-C/SIGTERM) is agreed on by all processes first.
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import threading
@@ -362,13 +363,14 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
             if state.step == 0:
                 dist.from_main(lambda: _save_frame(state, run_dir, latents, log, painter(state)))
             last, last_cpu = time.perf_counter(), time.process_time()
+            pace = _Pace()
             while state.step < cfg.steps:
                 metrics = train_step(state)
                 now, now_cpu = time.perf_counter(), time.process_time()
                 seconds, last = now - last, now
                 state.wall_time += seconds
-                state.cpu_time += now_cpu - last_cpu
-                last_cpu = now_cpu
+                cpu_seconds, last_cpu = now_cpu - last_cpu, now_cpu
+                state.cpu_time += cpu_seconds
                 step = state.step
                 # NaN/Inf is caught in the step it appears (one host sync per step), before any write.
                 nonfinite = _first_nonfinite(state, metrics)
@@ -398,6 +400,8 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
                     # Rank 0 writes; every process gets the checkpoint it wrote, or its error (a full disk).
                     checkpoint = dist.from_main(partial(_write_step, state, run_dir, cfg, log, latents,
                                                         record if logged else None, framed, saved, checkpoint))
+                pace.add(seconds, cpu_seconds)
+                bar.total = pace.last_step(state, cfg)  # a time or CPU budget ends the run sooner: ETA to that
                 bar.update(1)
                 if last_step and step < cfg.steps:
                     say(f"time limit reached at step {step} ({state.wall_time / 60:.1f} min, {state.cpu_time / 60:.1f} CPU-min); "
@@ -412,6 +416,29 @@ def _loop(state: TrainingState, run_dir: Path, cfg: TrainConfig, show_progress: 
         if log is not None:
             log.close()
     return TrainResult(run_dir, state.step, checkpoint, interrupted, record, dist.rank)
+
+
+class _Pace:
+    """Wall and CPU seconds per step, averaged over the last ~20 steps, to say where a budget ends the run."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self.steps = 0
+
+    def add(self, wall: float, cpu: float) -> None:
+        weight = max(0.05, 1.0 / (self.steps + 1))  # a plain mean at first, then an exponential average
+        self.wall += weight * (wall - self.wall)
+        self.cpu += weight * (cpu - self.cpu)
+        self.steps += 1
+
+    def last_step(self, state: TrainingState, cfg: TrainConfig) -> int:
+        """The step the run will end at: cfg.steps, or sooner where its time or CPU budget runs out at this pace."""
+        left = float(cfg.steps - state.step)
+        if cfg.time_limit_minutes > 0 and self.wall > 0:
+            left = min(left, (60 * cfg.time_limit_minutes - state.wall_time) / self.wall)
+        if cfg.cpu_limit_minutes > 0 and self.cpu > 0:
+            left = min(left, (60 * cfg.cpu_limit_minutes - state.cpu_time) / self.cpu)
+        return state.step + max(0, math.ceil(left))
 
 
 def _over_budget(state: TrainingState, cfg: TrainConfig) -> bool:

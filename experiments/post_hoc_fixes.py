@@ -1,0 +1,150 @@
+"""Cheap things done to a trained stylizer's output, judged on validation photos: do any of them help?
+
+    python experiments/post_hoc_fixes.py --val VAL --fit-photos FIT --paintings PAINTINGS \
+        [--critic RUN/checkpoints/step-N] [--soup CKPT ...] [--only NAME ...]
+
+VAL: photos the stylizer neither trained on nor is judged on (experiments/never_seen_photos.py);
+FIT: photos it trained on, to fit the colour maps (every second of them, up to 575). Each row
+prints FID (with its mean term), KID and SWD of the bundled stylizer's paintings, changed as the
+row says, against the paintings:
+
+- colour-ot-A: the closed-form W2 optimal transport map between Gaussians (the stylized training
+  photos' RGB distribution -> the paintings'), moved a fraction A of the way;
+- colour-quantile-A: each RGB channel's monotone (1-D optimal transport) quantile map, likewise;
+- blur-R: a Gaussian blur of radius R px (the paintings are softer than the photos);
+- dot-K: discriminator optimal transport (Tanaka 2019) in pixel space: K normalised ascent steps
+  of 0.01 on the critic of --critic (a projected critic: EfficientNet-Lite0, not FID's network),
+  with its gradient blurred (sigma 1 px) against hatching;
+- soup: the weight average of --soup checkpoints (fine-tunes of one stylizer: one basin);
+- scale-S: stylized at S px, resized to 256 (a coarser or finer touch than trained).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter
+from safetensors.torch import load_file
+
+from monetgan.config import config_from_dict
+from monetgan.data.dataset import load_dataset
+from monetgan.metrics.inception import InceptionFeatures
+from monetgan.metrics.stats import fid_terms, kernel_inception_distance
+from monetgan.metrics.swd import sliced_wasserstein
+from monetgan.nets import build_critic
+from monetgan.nets.projected import gaussian_kernel, separable_blur
+from monetgan.painting.stylize import load_stylizer, stylize_batch
+from monetgan.reports.evaluate import cached_features, default_cache_dir, load_real_set
+
+
+def images(folder: str) -> np.ndarray:
+    return load_dataset(folder, 256, show_progress=False).images.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def sqrt_psd(m: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh(m)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def gaussian_ot_map(src: np.ndarray, dst: np.ndarray):
+    """x -> m2 + A (x - m1), A = S1^-1/2 (S1^1/2 S2 S1^1/2)^1/2 S1^-1/2: W2-optimal between Gaussians."""
+    m1, m2, c1, c2 = src.mean(0), dst.mean(0), np.cov(src.T), np.cov(dst.T)
+    r1 = sqrt_psd(c1)
+    r1_inv = np.linalg.inv(r1)
+    a = r1_inv @ sqrt_psd(r1 @ c2 @ r1) @ r1_inv
+    return lambda x: (x - m1) @ a.T + m2
+
+
+def quantile_map(src: np.ndarray, dst: np.ndarray, n: int = 1024):
+    qs = np.linspace(0, 1, n)
+    tables = [(np.quantile(src[:, c], qs), np.quantile(dst[:, c], qs)) for c in range(3)]
+    return lambda x: np.stack([np.interp(x[:, c], *tables[c]) for c in range(3)], 1)
+
+
+def moved(colour_map, imgs: np.ndarray, fraction: float) -> np.ndarray:
+    x = imgs.reshape(-1, 3).astype(np.float64)
+    return np.clip(x + fraction * (colour_map(x) - x), 0, 255).round().astype(np.uint8).reshape(imgs.shape)
+
+
+def to_tensor(imgs: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
+def discriminator_transport(critic, imgs: np.ndarray, steps: int, eps: float = 0.01) -> np.ndarray:
+    blur, out = gaussian_kernel(1.0), []
+    for i in range(0, len(imgs), 16):
+        x = to_tensor(imgs[i : i + 16])
+        for _ in range(steps):
+            x.requires_grad_(True)
+            (grad,) = torch.autograd.grad(critic(x).sum(), x)
+            grad = separable_blur(grad, blur)
+            grad = grad / grad.flatten(1).pow(2).mean(1).sqrt().view(-1, 1, 1, 1).clamp_min(1e-12)
+            x = (x.detach() + eps * grad).clamp(-1, 1)
+        out.append(((x + 1) * 127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy())
+    return np.concatenate(out)
+
+
+def soup(paths: list[str]) -> torch.nn.Module:
+    models = [load_stylizer(checkpoint=p) for p in paths]
+    keys = models[0].state_dict().keys()
+    models[0].load_state_dict({k: sum(m.state_dict()[k].float() for m in models) / len(models) for k in keys})
+    return models[0]
+
+
+def rescaled(translator, imgs: np.ndarray, side: int) -> np.ndarray:
+    def resize(batch, s):
+        return np.stack([np.asarray(Image.fromarray(v).resize((s, s), Image.Resampling.LANCZOS)) for v in batch])
+    return resize(stylize_batch(translator, resize(imgs, side)), 256)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--val", required=True)
+    parser.add_argument("--fit-photos", required=True)
+    parser.add_argument("--paintings", required=True)
+    parser.add_argument("--critic", help="a checkpoint folder whose critic the dot rows follow")
+    parser.add_argument("--soup", nargs="*", default=[], help="checkpoint folders to average")
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    args = parser.parse_args()
+    extractor, cache = InceptionFeatures(), default_cache_dir()
+    real = load_real_set(args.paintings, 256, extractor, cache, show_progress=False)
+
+    def score(name: str, imgs: np.ndarray) -> None:
+        feats = cached_features(imgs, extractor, cache, show_progress=False)
+        mean_term, cov_term = fid_terms(feats, real.features)
+        kid, _ = kernel_inception_distance(feats, real.features, seed=0)
+        swd = sliced_wasserstein(imgs, real.images, seed=0)["mean"]
+        print(f"{name:22s} FID {mean_term + cov_term:7.2f} (mean term {mean_term:5.2f})  KID {kid:.4f}  SWD {swd:6.2f}",
+              flush=True)
+
+    stylizer = load_stylizer()
+    val = stylize_batch(stylizer, images(args.val))
+    rows = {"as-trained": lambda: val}
+    fit = stylize_batch(stylizer, images(args.fit_photos)[::2][:575]).reshape(-1, 3).astype(np.float64)
+    target = real.images.reshape(-1, 3).astype(np.float64)
+    for fraction in (0.5, 1.0):
+        rows[f"colour-ot-{fraction:g}"] = lambda f=fraction: moved(gaussian_ot_map(fit, target), val, f)
+        rows[f"colour-quantile-{fraction:g}"] = lambda f=fraction: moved(quantile_map(fit, target), val, f)
+    for radius in (0.5, 1.0):
+        rows[f"blur-{radius:g}"] = lambda r=radius: np.stack(
+            [np.asarray(Image.fromarray(v).filter(ImageFilter.GaussianBlur(r))) for v in val])
+    if args.critic:
+        critic = build_critic(config_from_dict(json.loads((Path(args.critic) / "config.json").read_text()), args.critic))
+        critic.load_state_dict(load_file(str(Path(args.critic) / "critic.safetensors")))
+        critic.eval().requires_grad_(False)
+        rows["dot-5"] = lambda: discriminator_transport(critic, val, 5)
+    if args.soup:
+        rows["soup"] = lambda: stylize_batch(soup(args.soup), images(args.val))
+    for side in (224, 320):
+        rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, images(args.val), s)
+    for name, paint in rows.items():
+        if args.only is None or name in args.only:
+            score(name, paint())
+
+
+if __name__ == "__main__":
+    main()
