@@ -45,6 +45,12 @@ def test_paint_without_a_run_uses_the_bundled_generator(tmp_path):
     assert all(p.shape == (size, size, 3) for p in pixels)
     assert f"{size}x{size} px" in result.stdout
     assert not np.array_equal(pixels[0], pixels[1])
+    assert "painting: 100%" in result.stderr and "3/3" in result.stderr  # the progress bar
+    quiet = subprocess.run([sys.executable, "-m", "monetgan", "paint", "--num", "2", "--out", str(tmp_path / "q"),
+                            "--device", "cpu", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert [np.asarray(Image.open(f)).tobytes() for f in sorted((tmp_path / "q").glob("*.png"))] == \
+        [p.tobytes() for p in pixels[:2]]  # painted one seed at a time: the same pictures
 
 
 @pytest.fixture

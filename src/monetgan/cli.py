@@ -50,7 +50,8 @@ def _paint(args: argparse.Namespace) -> int:
     from .painting.paint import paint
 
     paths = paint(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
-                  grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device, size=args.size)
+                  grid=args.grid, ema=args.ema, batch_size=args.batch_size, device=args.device, size=args.size,
+                  show_progress=not args.quiet)
     grid = f" and grid {args.grid}" if args.grid else ""
     from PIL import Image
 
@@ -235,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", help="also write all paintings as one grid PNG here")
     _add_generator_args(p)
     p.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default 64)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_paint)
 
     p = sub.add_parser("timelapse", help="render a run's fixed-latent frames as a GIF or MP4")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from torch import nn
+from tqdm.auto import tqdm
 
 from ..training.checkpoint import latest_checkpoint, load_checkpoint
 from ..config import config_from_dict
@@ -121,7 +122,8 @@ def paint_seeds(generator: nn.Module, seeds: list[int] | range, size: int | None
 def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
           weights: str | os.PathLike | None = None, num: int = 16,
           out: str | os.PathLike = "paintings", seed: int = 0, grid: str | os.PathLike | None = None,
-          ema: bool | None = None, batch_size: int = 64, device: str = "auto", size: int | None = None) -> list[Path]:
+          ema: bool | None = None, batch_size: int = 64, device: str = "auto", size: int | None = None,
+          show_progress: bool = True) -> list[Path]:
     """Paint `num` new images as PNGs named `seed000123.png` into `out`.
 
     The generator comes from `run` (its latest checkpoint), `checkpoint`, or `weights` (a
@@ -147,20 +149,22 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
         raise UserError(f"--seed must be 0 or more, got {seed}")
     if size is not None and not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
+    grid_path = Path(grid) if grid is not None else None
+    if grid_path is not None and grid_path.suffix.lower() != ".png":
+        raise UserError(f"--grid {grid_path}: the grid is written as PNG; give a .png file name")
     generator = require_painter(pick_generator(run, checkpoint, weights, ema, device))
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    seeds = range(seed, seed + num)
-    images = paint_seeds(generator, seeds, size)
-    paths = []
-    for s, image in zip(seeds, images):
+    paths, images = [], []
+    # One seed at a time, written as it is painted: a long job shows its progress and keeps what it made.
+    for s in tqdm(range(seed, seed + num), desc="painting", unit="painting", disable=not show_progress):
+        image = paint_seeds(generator, [s], size)[0]
         path = out_dir / f"seed{s:06d}.png"
         save_png(image, path, painting_metadata(generator, s))
         paths.append(path)
+        if grid is not None:
+            images.append(image)
     if grid is not None:
-        grid_path = Path(grid)
-        if grid_path.suffix.lower() != ".png":
-            raise UserError(f"--grid {grid_path}: the grid is written as PNG; give a .png file name")
         grid_path.parent.mkdir(parents=True, exist_ok=True)
-        save_png(make_grid(images), grid_path)
+        save_png(make_grid(np.stack(images)), grid_path)
     return paths
