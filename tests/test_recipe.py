@@ -157,6 +157,21 @@ def test_time_limit_stops_with_a_checkpoint(paintings, tmp_path):
     assert again.step == 1  # the budget is spent; resuming does not train past it
 
 
+def test_critics_frozen_gives_no_critic_gradients_and_restores_them_even_on_error():
+    from monetgan.training.step import critics_frozen
+
+    a, b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
+    x = torch.randn(4, 3, requires_grad=True)
+    with critics_frozen(a, b):
+        assert not any(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+        (a(x) + b(x)).sum().backward()
+    assert x.grad is not None and all(p.grad is None for p in [*a.parameters(), *b.parameters()])
+    assert all(p.requires_grad for p in [*a.parameters(), *b.parameters()])
+    with pytest.raises(RuntimeError), critics_frozen(a):
+        raise RuntimeError("a failing generator step")
+    assert all(p.requires_grad for p in a.parameters())
+
+
 def test_the_progress_bar_ends_where_a_budget_ends_the_run():
     """With a time or CPU budget the bar's total is the step the budget will stop at, so its ETA is
     the budget's end, not that of steps=1,000,000."""

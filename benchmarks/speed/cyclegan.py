@@ -13,9 +13,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from monetgan.nets import trainable_parameters
 from monetgan.training import losses
-from monetgan.training.step import _augment, _autocast, _generator_input, build_state, critic_step, make_optimizer
+from monetgan.training.step import (_augment, _autocast, _generator_input, build_state, critic_step, critics_frozen,
+                                    make_optimizer)
 
 CYCLE_WEIGHT = 10.0  # the paper's lambda
 IDENTITY_WEIGHT = 0.5 * CYCLE_WEIGHT  # the paper's identity term for photo <-> painting: 0.5 lambda
@@ -38,10 +38,7 @@ class CycleGAN:
         a, b = self.to_painting_state, self.to_photo_state
         to_painting, to_photo = a.generator, b.generator
         photo, painting = _generator_input(a), _generator_input(b)
-        frozen = trainable_parameters(a.critic) + trainable_parameters(b.critic)
-        for p in frozen:
-            p.requires_grad_(False)
-        try:
+        with critics_frozen(a.critic, b.critic):
             with _autocast(a):
                 fake_painting, fake_photo = to_painting(photo), to_photo(painting)
                 adversarial = (losses.generator_loss(self.cfg.loss, a.critic(_augment(a, fake_painting.float())).float())
@@ -51,9 +48,6 @@ class CycleGAN:
                 loss = adversarial + CYCLE_WEIGHT * cycle + IDENTITY_WEIGHT * identity
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-        finally:
-            for p in frozen:
-                p.requires_grad_(True)
         self.optimizer.step()
         return loss.detach()
 

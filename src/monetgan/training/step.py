@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -232,6 +233,20 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
     }
 
 
+@contextmanager
+def critics_frozen(*critics: nn.Module) -> Iterator[None]:
+    """The critics' trained weights need no gradients during a generator's backward (it saves a third
+    of the backward); they get them back afterwards, whatever happens inside."""
+    trained = [p for critic in critics for p in trainable_parameters(critic)]
+    for p in trained:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in trained:
+            p.requires_grad_(True)
+
+
 def generator_step(state: TrainingState, update: bool = True) -> dict[str, torch.Tensor]:
     """One generator update against the current critic (WGAN Algorithm 1, lines 9-11); with
     `update=False` only its loss, forward only, for the log (`critic_warmup`)."""
@@ -240,16 +255,10 @@ def generator_step(state: TrainingState, update: bool = True) -> dict[str, torch
             stats = _generator_loss(state, _generator_input(state))
         return {**stats, "generator_grad_norm": torch.zeros((), device=state.device)}
     z = _generator_input(state)
-    trained = trainable_parameters(state.critic)
-    for p in trained:  # no critic weight gradients needed: saves a third of the backward
-        p.requires_grad_(False)
-    try:
+    with critics_frozen(state.critic):
         stats = _generator_loss(state, z)
         state.generator_optimizer.zero_grad(set_to_none=True)
         stats["generator_loss"].backward()
-    finally:
-        for p in trained:
-            p.requires_grad_(True)
     state.dist.average_gradients(state.generator)
     if state.projector is not None:
         state.dist.average_gradients(state.projector)
