@@ -22,6 +22,7 @@ row says, against the paintings:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 from pathlib import Path
 
@@ -122,13 +123,19 @@ def main() -> None:
               flush=True)
 
     stylizer = load_stylizer()
-    val = stylize_batch(stylizer, images(args.val))
+    photos = images(args.val)  # decoded once: several rows paint them again
+    val = stylize_batch(stylizer, photos)
     rows = {"as-trained": lambda: val}
-    fit = stylize_batch(stylizer, images(args.fit_photos)[::2][:575]).reshape(-1, 3).astype(np.float64)
-    target = real.images.reshape(-1, 3).astype(np.float64)
+
+    @functools.cache
+    def colour_map(kind: str):  # fitted once, and only when a row asks for it
+        fit = stylize_batch(stylizer, images(args.fit_photos)[::2][:575]).reshape(-1, 3).astype(np.float64)
+        target = real.images.reshape(-1, 3).astype(np.float64)
+        return (gaussian_ot_map if kind == "ot" else quantile_map)(fit, target)
+
     for fraction in (0.5, 1.0):
-        rows[f"colour-ot-{fraction:g}"] = lambda f=fraction: moved(gaussian_ot_map(fit, target), val, f)
-        rows[f"colour-quantile-{fraction:g}"] = lambda f=fraction: moved(quantile_map(fit, target), val, f)
+        for kind in ("ot", "quantile"):
+            rows[f"colour-{kind}-{fraction:g}"] = lambda k=kind, f=fraction: moved(colour_map(k), val, f)
     for radius in (0.5, 1.0):
         rows[f"blur-{radius:g}"] = lambda r=radius: np.stack(
             [np.asarray(Image.fromarray(v).filter(ImageFilter.GaussianBlur(r))) for v in val])
@@ -138,9 +145,9 @@ def main() -> None:
         critic.eval().requires_grad_(False)
         rows["dot-5"] = lambda: discriminator_transport(critic, val, 5)
     if args.soup:
-        rows["soup"] = lambda: stylize_batch(soup(args.soup), images(args.val))
+        rows["soup"] = lambda: stylize_batch(soup(args.soup), photos)
     for side in (224, 320):
-        rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, images(args.val), s)
+        rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, photos, s)
     for name, paint in rows.items():
         if args.only is None or name in args.only:
             score(name, paint())

@@ -162,9 +162,9 @@ def paint(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike
         path = out_dir / f"seed{s:06d}.png"
         save_png(image, path, painting_metadata(generator, s))
         paths.append(path)
-        if grid is not None:
+        if grid_path is not None:
             images.append(image)
-    if grid is not None:
+    if grid_path is not None:
         grid_path.parent.mkdir(parents=True, exist_ok=True)
         save_png(make_grid(np.stack(images)), grid_path)
     return paths

@@ -434,17 +434,23 @@ class _Pace:
     def last_step(self, state: TrainingState, cfg: TrainConfig) -> int:
         """The step the run will end at: cfg.steps, or sooner where its time or CPU budget runs out at this pace."""
         left = float(cfg.steps - state.step)
-        if cfg.time_limit_minutes > 0 and self.wall > 0:
-            left = min(left, (60 * cfg.time_limit_minutes - state.wall_time) / self.wall)
-        if cfg.cpu_limit_minutes > 0 and self.cpu > 0:
-            left = min(left, (60 * cfg.cpu_limit_minutes - state.cpu_time) / self.cpu)
+        for budget, pace in zip(_budget_left(state, cfg), (self.wall, self.cpu)):
+            if budget is not None and pace > 0:
+                left = min(left, budget / pace)
         return state.step + max(0, math.ceil(left))
 
 
+def _budget_left(state: TrainingState, cfg: TrainConfig) -> tuple[float | None, float | None]:
+    """Seconds left of the wall-clock and of the CPU-time budget (None where that budget is off;
+    CPU time: this process, all its threads)."""
+    wall = 60 * cfg.time_limit_minutes - state.wall_time if cfg.time_limit_minutes > 0 else None
+    cpu = 60 * cfg.cpu_limit_minutes - state.cpu_time if cfg.cpu_limit_minutes > 0 else None
+    return wall, cpu
+
+
 def _over_budget(state: TrainingState, cfg: TrainConfig) -> bool:
-    """Past the wall-clock or the CPU-time budget (CPU time: this process, all its threads)."""
-    return ((cfg.time_limit_minutes > 0 and state.wall_time >= 60 * cfg.time_limit_minutes)
-            or (cfg.cpu_limit_minutes > 0 and state.cpu_time >= 60 * cfg.cpu_limit_minutes))
+    """Past the wall-clock or the CPU-time budget."""
+    return any(left is not None and left <= 0 for left in _budget_left(state, cfg))
 
 
 def _write_step(state: TrainingState, run_dir: Path, cfg: TrainConfig, log: RunLog, latents: torch.Tensor,
