@@ -16,13 +16,20 @@ row says, against the paintings:
   of 0.01 on the critic of --critic (a projected critic: EfficientNet-Lite0, not FID's network),
   with its gradient blurred (sigma 1 px) against hatching;
 - soup: the weight average of --soup checkpoints (fine-tunes of one stylizer: one basin);
-- scale-S: stylized at S px, resized to 256 (a coarser or finer touch than trained).
+- scale-S: stylized at S px, resized to 256 (a coarser or finer touch than trained);
+- chroma-S: the translator's own colour blur (nets/translator.py) of S px: its colour (Cb, Cr) low-passed,
+  its brightness kept;
+- jpeg-Q: saved as JPEG at quality Q as `export-kaggle` does (Pillow: colour at half resolution, 4:2:0,
+  as in Kaggle's own files) and read back; jpeg-95-444 keeps the colour at full resolution;
+  chroma-1+jpeg-95: both, as `export-kaggle --photos` writes the bundled stylizer's paintings.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
+import io
 import json
 from pathlib import Path
 
@@ -37,7 +44,8 @@ from monetgan.metrics.inception import InceptionFeatures
 from monetgan.metrics.stats import fid_terms, kernel_inception_distance
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
-from monetgan.nets.projected import gaussian_kernel, separable_blur
+from monetgan.nets.layers import gaussian_kernel, separable_blur
+from monetgan.nets.translator import set_chroma_blur
 from monetgan.painting.stylize import load_stylizer, stylize_batch
 from monetgan.reports.evaluate import cached_features, default_cache_dir, load_real_set
 
@@ -102,6 +110,22 @@ def rescaled(translator, imgs: np.ndarray, side: int) -> np.ndarray:
     return resize(stylize_batch(translator, resize(imgs, side)), 256)
 
 
+def with_chroma_blur(translator, sigma: float):
+    blurred = copy.deepcopy(translator)
+    set_chroma_blur(blurred, sigma)
+    return blurred
+
+
+def jpeg_round_trip(imgs: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
+    """Each image saved as JPEG (subsampling 2: 4:2:0, Pillow's default; 0: 4:4:4) and decoded again."""
+    out = []
+    for v in imgs:
+        buf = io.BytesIO()
+        Image.fromarray(v).save(buf, format="JPEG", quality=quality, subsampling=subsampling)
+        out.append(np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")))
+    return np.stack(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", required=True)
@@ -122,7 +146,7 @@ def main() -> None:
         print(f"{name:22s} FID {mean_term + cov_term:7.2f} (mean term {mean_term:5.2f})  KID {kid:.4f}  SWD {swd:6.2f}",
               flush=True)
 
-    stylizer = load_stylizer()
+    stylizer = load_stylizer(chroma_blur=0.0)  # as trained: the card's colour blur is one of the rows
     photos = images(args.val)  # decoded once: several rows paint them again
     val = stylize_batch(stylizer, photos)
     rows = {"as-trained": lambda: val}
@@ -148,6 +172,12 @@ def main() -> None:
         rows["soup"] = lambda: stylize_batch(soup(args.soup), photos)
     for side in (224, 320):
         rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, photos, s)
+    for sigma in (0.75, 1.0, 1.5):
+        rows[f"chroma-{sigma:g}"] = lambda s=sigma: stylize_batch(with_chroma_blur(stylizer, s), photos)
+    for quality in (75, 95):
+        rows[f"jpeg-{quality}"] = lambda q=quality: jpeg_round_trip(val, q)
+    rows["jpeg-95-444"] = lambda: jpeg_round_trip(val, 95, subsampling=0)
+    rows["chroma-1+jpeg-95"] = lambda: jpeg_round_trip(rows["chroma-1"](), 95)  # what export-kaggle now writes
     for name, paint in rows.items():
         if args.only is None or name in args.only:
             score(name, paint())

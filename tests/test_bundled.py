@@ -154,6 +154,7 @@ def test_shipped_stylizer_matches_its_card_and_paints_photos(tmp_path):
     assert sha256_of_file(path) == card["weights_sha256"]
     stylizer = load_bundled(STYLIZER_NAME, device="cpu")
     assert isinstance(stylizer, Translator) and count_parameters(stylizer) == card["parameters"]
+    assert stylizer.chroma_blur == card.get("chroma_blur", 0.0)  # the painting settings its metrics were taken with
     for key in ("recipe", "steps_trained", "cpu_minutes", "hardware", "metrics", "data", "command"):
         assert key in card, key
     assert card["metrics"]["fid"] < card["metrics"]["photos_themselves"]["fid"]  # what it claims: better than the photos

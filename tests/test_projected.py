@@ -217,7 +217,7 @@ def test_the_critic_blur_removes_the_fine_periods_from_the_generators_gradient(f
 
 
 def test_the_critic_blur_keeps_flat_images_and_is_off_by_default(features):
-    from monetgan.nets.projected import gaussian_kernel, separable_blur
+    from monetgan.nets.layers import gaussian_kernel, separable_blur
 
     assert gaussian_kernel(0.0).tolist() == [1.0]
     assert gaussian_kernel(1.0).sum().item() == pytest.approx(1.0) and gaussian_kernel(1.0).numel() == 7

@@ -13,7 +13,10 @@ from PIL import Image
 import monetgan
 from monetgan.errors import UserError
 from monetgan.nets.generator_file import load_bundled
-from monetgan.nets.translator import PHOTO_LIMIT, Translator, set_strength
+from monetgan.config import config_from_dict
+from monetgan.nets import build_generator
+from monetgan.nets.layers import chroma_low_pass
+from monetgan.nets.translator import PHOTO_LIMIT, Translator, set_chroma_blur, set_strength
 from monetgan.painting.bundled import bundle
 from monetgan.painting.stylize import load_stylizer, output_shape, stylize
 from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
@@ -252,6 +255,14 @@ def test_kaggle_export_from_photos_passes_its_own_validation(cut_run, tmp_path, 
     assert len(manifest["photo_names"]) == 14 and manifest["near_copy_check"]["left_out"] == []
     with zipfile.ZipFile(result.zip_path) as z:
         assert sorted(z.namelist())[0] == "00000.jpg" and len(z.namelist()) == 14
+        with Image.open(z.open("00000.jpg")) as jpeg:
+            from PIL import JpegImagePlugin
+            assert JpegImagePlugin.get_sampling(jpeg) == 2  # 4:2:0 colour, as Kaggle's paintings
+    # The 4:2:0 JPEG is the colour low-pass: no colour blur before it unless one is asked for.
+    assert manifest["chroma_blur"] == 0.0 and "4:2:0" in manifest["format"]
+    blurred = export_photos.export_kaggle_from_photos(photos, run=root / "run", out=tmp_path / "b" / "sub.zip",
+                                                      chroma_blur=1.5, show_progress=False)
+    assert __import__("json").loads(blurred.manifest_path.read_text())["chroma_blur"] == 1.5
     # Too few photos for Kaggle is one clear error; a zip of the wrong size fails validation.
     few = tmp_path / "few"
     write_paintings(few, count=5, seed=4)
@@ -309,6 +320,55 @@ def test_stylize_strength_zero_gives_the_photo_back_and_bad_strengths_are_one_li
     assert not (tmp_path / "o").exists()
     result = run_cli("export-kaggle", "--run", root / "run", "--strength", "0.5", "--out", tmp_path / "x.zip")
     assert_one_line_error(result, "--strength", "--photos")
+    result = run_cli("stylize", src, "--out", tmp_path / "o", "--run", root / "run", "--chroma-blur", "-1")
+    assert_one_line_error(result, "--chroma-blur", "0..8")
+    assert not (tmp_path / "o").exists()
+    result = run_cli("export-kaggle", "--run", root / "run", "--chroma-blur", "1", "--out", tmp_path / "x.zip")
+    assert_one_line_error(result, "--chroma-blur", "--photos")
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+
+
+def _high_band_power(x: torch.Tensor) -> float:
+    """Power above half the Nyquist frequency (the outer ring of the 2-D spectrum)."""
+    spectrum = torch.fft.fftshift(torch.fft.fft2(x - x.mean(dim=(-2, -1), keepdim=True)), dim=(-2, -1)).abs() ** 2
+    h, w = x.shape[-2:]
+    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
+    return spectrum[..., (yy.float() ** 2 + xx.float() ** 2).sqrt() > h / 4].mean().item()
+
+
+def test_chroma_low_pass_keeps_brightness_and_smooths_only_colour():
+    g = torch.Generator().manual_seed(0)
+    image = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
+    out = chroma_low_pass(image, 1.0)
+    torch.testing.assert_close(_luma(out), _luma(image), atol=1e-5, rtol=0)  # brightness untouched
+    cb = lambda x: -0.168736 * x[:, 0] - 0.331264 * x[:, 1] + 0.5 * x[:, 2]
+    assert _high_band_power(cb(out)) < _high_band_power(cb(image)) / 20  # fine colour noise is gone
+    grey = (torch.rand(1, 1, 64, 64, generator=g) * 2 - 1).expand(1, 3, 64, 64)
+    torch.testing.assert_close(chroma_low_pass(grey, 2.0), grey, atol=1e-5, rtol=0)  # grey has no colour
+    flat = torch.tensor([0.6, -0.2, 0.1]).view(1, 3, 1, 1).expand(1, 3, 32, 32)
+    torch.testing.assert_close(chroma_low_pass(flat, 2.0), flat, atol=1e-5, rtol=0)  # nor a flat colour to blur
+    assert chroma_low_pass(image, 0.0) is image
+
+
+def test_a_translators_chroma_blur_is_a_fixed_filter_on_what_it_paints():
+    torch.manual_seed(0)
+    photo = torch.rand(2, 3, 32, 32) * 1.6 - 0.8
+    net = Translator(channels=8, blocks=2, residual=True).eval()
+    torch.nn.init.normal_(net.to_rgb.weight, std=0.05)
+    with torch.no_grad():
+        plain = net(photo)
+        set_chroma_blur(net, 1.5)
+        torch.testing.assert_close(net(photo), chroma_low_pass(plain, 1.5))
+    assert sum(p.numel() for p in net.parameters()) == sum(p.numel() for p in Translator(8, 2, residual=True).parameters())
+    with pytest.raises(UserError, match="0..8"):
+        set_chroma_blur(net, -1.0)
+    cfg = config_from_dict({"generator": "translator", "translator_chroma_blur": 0.75}, "test")
+    assert build_generator(cfg).chroma_blur == 0.75  # a run's config trains and paints with it
+    with pytest.raises(UserError, match="translator_chroma_blur"):
+        config_from_dict({"generator": "translator", "translator_chroma_blur": 9}, "test")
 
 
 def test_a_cards_strength_is_applied_and_checked(cut_run, tmp_path):
@@ -323,6 +383,17 @@ def test_a_cards_strength_is_applied_and_checked(cut_run, tmp_path):
     card_path.write_text(json.dumps({**card, "strength": 5}))
     with pytest.raises(UserError, match=r"s\.json: strength"):
         load_bundled("s", device="cpu", folder=file.parent)
+    card_path.write_text(json.dumps(card))
+    assert load_bundled("s", device="cpu", folder=file.parent).chroma_blur == 0.0  # none in card or config: off
+    card_path.write_text(json.dumps({**card, "chroma_blur": 1.0}))
+    assert load_bundled("s", device="cpu", folder=file.parent).chroma_blur == 1.0
+    assert load_stylizer(weights=file, device="cpu", chroma_blur=0.0).chroma_blur == 0.0  # the flag wins
+    card_path.write_text(json.dumps({**card, "chroma_blur": "a lot"}))
+    with pytest.raises(UserError, match=r"s\.json: chroma_blur must be a number"):
+        load_bundled("s", device="cpu", folder=file.parent)
+    card_path.write_text(json.dumps({**card, "chroma_blur": 20}))
+    with pytest.raises(UserError, match=r"s\.json: chroma_blur"):
+        load_bundled("s", device="cpu", folder=file.parent)
 
 
 def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
@@ -335,6 +406,14 @@ def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
     assert "(strength 0)" in monetgan.format_report(report)
     with pytest.raises(UserError, match="0..2"):
         monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=5.0,
+                          show_progress=False)
+    blurred = monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=0.0,
+                                chroma_blur=8.0, show_progress=False)
+    row8 = blurred["results"][0]
+    assert row8["chroma_blur"] == 8.0 and row8["content_cosine"] < row["content_cosine"]  # the photo's colour washed
+    assert "(strength 0, colour blur 8 px)" in monetgan.format_report(blurred)
+    with pytest.raises(UserError, match="--chroma-blur"):
+        monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, chroma_blur=-2.0,
                           show_progress=False)
 
 

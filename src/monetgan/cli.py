@@ -103,7 +103,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     report = evaluate(args.run, checkpoint=args.checkpoint, fake=args.fake, weights=args.weights, real=args.real,
                       holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
                       seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
-                      photos=args.photos, strength=args.strength,
+                      photos=args.photos, strength=args.strength, chroma_blur=args.chroma_blur,
                       show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
@@ -119,13 +119,15 @@ def _export_kaggle(args: argparse.Namespace) -> int:
             raise UserError("--seed is for painting from noise; with --photos each photo is painted once")
         result = export_kaggle_from_photos(args.photos, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                                            num=args.num, out=args.out, ema=args.ema, data=args.data,
-                                           device=args.device, strength=args.strength, show_progress=not args.quiet)
+                                           device=args.device, strength=args.strength, chroma_blur=args.chroma_blur,
+                                           show_progress=not args.quiet)
         print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
         return 0
     from .painting.export import export_kaggle
 
-    if args.strength is not None:
-        raise UserError("--strength is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
+    for flag, value in (("--strength", args.strength), ("--chroma-blur", args.chroma_blur)):
+        if value is not None:
+            raise UserError(f"{flag} is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
     if args.num is None:
         args.num = 7000
     result = export_kaggle(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,
@@ -141,7 +143,7 @@ def _stylize(args: argparse.Namespace) -> int:
 
     result = stylize(args.photos, args.out, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                      size=args.size, overwrite=args.overwrite, ema=args.ema, device=args.device,
-                     strength=args.strength, show_progress=not args.quiet)
+                     strength=args.strength, chroma_blur=args.chroma_blur, show_progress=not args.quiet)
     print(f"wrote {len(result.written)} paintings to {args.out}")
     if result.skipped:
         print(f"skipped {len(result.skipped)} photos that could not be used:")
@@ -177,10 +179,15 @@ def _add_checkpoint_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
 
 
-def _add_strength_arg(p: argparse.ArgumentParser) -> None:
+def _add_stylizer_settings_args(p: argparse.ArgumentParser) -> None:
+    """A stylizer's untrained painting settings (nets/translator.py); default: its card's or run's."""
     p.add_argument("--strength", type=float,
                    help="a stylizer's strength, 0..2: 0 paints the photo itself, 1 the change as trained "
                         "(default: the one its card gives, else 1)")
+    p.add_argument("--chroma-blur", type=float, metavar="PX",
+                   help="a stylizer's colour blur, 0..8 px: a Gaussian on the painting's colour, brightness "
+                        "kept; 0 = off (default: its card's, else its run's translator_chroma_blur; "
+                        "export-kaggle: 0, as its 4:2:0 JPEGs hold colour at half resolution already)")
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:
@@ -266,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
-    _add_strength_arg(p)
+    _add_stylizer_settings_args(p)
     _add_generator_args(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -283,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="images.zip", help="output zip (default images.zip); manifest.json goes beside it")
     p.add_argument("--seed", type=int, default=0, help="first latent seed (default 0)")
     p.add_argument("--data", help="training images to check for near-copies (default: the run's own data)")
-    _add_strength_arg(p)
+    _add_stylizer_settings_args(p)
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_export_kaggle)
@@ -326,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=256,
                    help="the longer side of each painting in pixels; the photo's aspect ratio is kept (default 256)")
     p.add_argument("--overwrite", action="store_true", help="replace paintings that already exist in --out")
-    _add_strength_arg(p)
+    _add_stylizer_settings_args(p)
     _add_generator_args(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_stylize)

@@ -94,6 +94,7 @@ class TrainConfig:
     # --- photo -> painting (generator = translator; train with --photos) -----------------------
     translator_blocks: int = 4  # residual blocks at a quarter of the resolution
     translator_residual: bool = False  # paint a change to the photo, starting as the identity (nets/translator.py)
+    translator_chroma_blur: float = 0.0  # px: fixed low-pass on the painting's colour, brightness kept (0 = off)
     nce_weight: float = 1.0  # CUT's lambda_NCE: weight of the PatchNCE content term
     nce_identity: bool = True  # CUT (True) also asks paintings to stay themselves; FastCUT (False) skips it
     nce_patches: int = 256  # patches per layer and image in PatchNCE
@@ -219,6 +220,7 @@ def _check_ranges(cfg: TrainConfig) -> None:
          "must be 0 (no cropping) or at least the resolution")
     need(cfg.crop_from <= 1024, "crop_from", "must be at most 1024 pixels")
     need(cfg.translator_blocks >= 0, "translator_blocks", "must be 0 or more")
+    need(0 <= cfg.translator_chroma_blur <= 8, "translator_chroma_blur", "must lie in 0..8 px (0 = off)")
     need(math.isfinite(cfg.nce_weight) and cfg.nce_weight >= 0, "nce_weight", "must be 0 or more")
     need(cfg.nce_patches >= 1, "nce_patches", "must be at least 1")
     need(0 <= cfg.photo_holdout_percent < 100, "photo_holdout_percent", "must lie in [0, 100)")

@@ -27,7 +27,8 @@ def build_generator(cfg) -> nn.Module:
     if cfg.generator == "translator":
         from .translator import Translator
 
-        return Translator(cfg.generator_channels, cfg.translator_blocks, cfg.max_channels, cfg.translator_residual)
+        return Translator(cfg.generator_channels, cfg.translator_blocks, cfg.max_channels, cfg.translator_residual,
+                          cfg.translator_chroma_blur)
     if cfg.generator == "resnet":
         return ResNetGenerator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)
     return Generator(cfg.resolution, cfg.latent_dim, cfg.generator_channels, cfg.max_channels)

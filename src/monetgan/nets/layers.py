@@ -1,9 +1,12 @@
-"""Pieces shared by the networks: the width ladder, normalisation choices, initialisation, counting."""
+"""Pieces shared by the networks: the width ladder, normalisation choices, initialisation, counting,
+and fixed (untrained) image filters."""
 
 from __future__ import annotations
 
 import math
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -37,3 +40,41 @@ def init_dcgan_weights(module: nn.Module) -> None:
 def count_parameters(module: nn.Module, trainable_only: bool = False) -> int:
     """Parameters of `module`; with `trainable_only`, those that train (a frozen feature network's are not)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    """A normalised 1-D Gaussian of radius ceil(3 sigma); [1.] (the identity) for sigma 0."""
+    if sigma <= 0:
+        return torch.ones(1)
+    radius = math.ceil(3 * sigma)
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    return (kernel / kernel.sum()).float()
+
+
+def separable_blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """Blur each channel by `kernel` along both axes, reflecting at the borders (no dark frame)."""
+    channels, radius = image.shape[1], kernel.numel() // 2
+    k = kernel.to(image.dtype)
+    image = F.pad(image, (radius, radius, radius, radius), mode="reflect")
+    image = F.conv2d(image, k.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(image, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+# JPEG's (ITU-R BT.601, full range) RGB -> YCbCr, without the offsets: a linear map of [-1, 1] pixels.
+_RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114],
+                              [-0.168736, -0.331264, 0.5],
+                              [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+
+
+def chroma_low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur an RGB image's colour (Cb, Cr) by a Gaussian of `sigma` px and leave its brightness (Y)
+    exactly as it is. Linear, so it is one blur and two 3x3 colour maps: image's luma + blur's chroma."""
+    if sigma <= 0:
+        return image
+    to_ycc = _RGB_TO_YCBCR.to(image.device)
+    back = torch.linalg.inv(to_ycc)
+    luma = (back[:, :1] @ to_ycc[:1]).to(image.dtype)  # RGB -> the RGB of its Y alone
+    chroma = (back[:, 1:] @ to_ycc[1:]).to(image.dtype)  # RGB -> the RGB of its Cb, Cr alone
+    blurred = separable_blur(image, gaussian_kernel(sigma).to(image.device))
+    return torch.einsum("ij,bjhw->bihw", luma, image) + torch.einsum("ij,bjhw->bihw", chroma, blurred)

@@ -25,14 +25,12 @@ discriminator's input for a similar reason).
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .feature_network import TAP_CHANNELS, EfficientNetLite0, load_feature_network
-from .layers import critic_norm_layer
+from .layers import critic_norm_layer, gaussian_kernel, separable_blur
 
 PROJECTED_CHANNELS = (64, 128, 256, 512)
 MIN_INPUT_SIZE = 128  # per scale after cross-channel mixing (the paper's "expand")
@@ -119,25 +117,6 @@ class ProjectedCritic(nn.Module):
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return list(self.heads.parameters())
-
-
-def gaussian_kernel(sigma: float) -> torch.Tensor:
-    """A normalised 1-D Gaussian of radius ceil(3 sigma); [1.] (the identity) for sigma 0."""
-    if sigma <= 0:
-        return torch.ones(1)
-    radius = math.ceil(3 * sigma)
-    taps = torch.arange(-radius, radius + 1, dtype=torch.float64)
-    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
-    return (kernel / kernel.sum()).float()
-
-
-def separable_blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    """Blur each channel by `kernel` along both axes, reflecting at the borders (no dark frame)."""
-    channels, radius = image.shape[1], kernel.numel() // 2
-    k = kernel.to(image.dtype)
-    image = F.pad(image, (radius, radius, radius, radius), mode="reflect")
-    image = F.conv2d(image, k.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
-    return F.conv2d(image, k.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
 def _drop_feature_network(module, state_dict, prefix, local_metadata):

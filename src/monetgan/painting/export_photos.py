@@ -44,17 +44,22 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
                               num: int | None = None, out: str | os.PathLike = "images.zip", ema: bool | None = None,
                               data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
                               quality: int = 95, batch_size: int = 16, device: str = "auto",
-                              strength: float | None = None, show_progress: bool = True) -> ExportResult:
+                              strength: float | None = None, chroma_blur: float | None = None,
+                              show_progress: bool = True) -> ExportResult:
     """Stylize `photos` (all of them, or the first `num` in name order) into the Kaggle zip.
 
     The stylizer comes from `run`, `checkpoint` or `weights`; with none of them, the bundled one.
     `data`: the paintings to check for near-copies; default: the run's own data.
     `strength`: the stylizer's (nets/translator.py); None: its card's, else 1.
+    `chroma_blur`: None paints without the stylizer's colour blur: the zip's 4:2:0 JPEGs store colour at
+    half resolution, which is that low-pass already, and the two together blur colour past the paintings'
+    (docs/photo-to-monet.md, "Colour noise"). A number is applied before the JPEG all the same.
     """
     out_path = submission_path(out)
-    translator = load_stylizer(run, checkpoint, weights, ema, device, strength)
+    translator = load_stylizer(run, checkpoint, weights, ema, device, strength,
+                               0.0 if chroma_blur is None else chroma_blur)
     ckpt, source = _stylizer_source(run, checkpoint, weights, ema)
-    source["strength"] = translator.strength
+    source["strength"], source["chroma_blur"] = translator.strength, translator.chroma_blur
     if ckpt is None and data is None:
         raise UserError("a stylizer file has no run to find its paintings in; pass --data PAINTINGS (a folder, or "
                         "Kaggle's gan-getting-started.zip) to check for near-copies")
@@ -82,7 +87,7 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
         "zip": out_path.name,
         "num_images": written,
         "image_size": [KAGGLE_SIZE, KAGGLE_SIZE],
-        "format": f"JPEG quality {quality}, RGB",
+        "format": f"JPEG quality {quality}, 4:2:0 colour, RGB",
         "made_from": f"photos stylized at {KAGGLE_SIZE}x{KAGGLE_SIZE}",
         **source,
         "photos": str(Path(photos).resolve()),

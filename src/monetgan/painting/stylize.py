@@ -23,7 +23,7 @@ from ..data.dataset import KAGGLE_PHOTO_FOLDER, display_name, image_sources
 from ..data.images import UnusableImage, decode_rgb, save_png, to_uint8
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
-from ..nets.translator import Translator, set_strength
+from ..nets.translator import Translator, set_chroma_blur, set_strength
 from .paint import pick_generator
 
 STYLIZER_NAME = "stylizer"  # monetgan/weights/stylizer.safetensors + .json, when one is bundled
@@ -37,9 +37,10 @@ class StylizeResult:
 
 def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
                   weights: str | os.PathLike | None = None, ema: bool | None = None, device: str = "auto",
-                  strength: float | None = None) -> nn.Module:
+                  strength: float | None = None, chroma_blur: float | None = None) -> nn.Module:
     """The translator named by --run, --checkpoint or --weights (as `paint` picks a painter); with
-    none, the bundled stylizer. `strength` (None: the card's, else 1) see nets/translator.py."""
+    none, the bundled stylizer. `strength` and `chroma_blur` (None: the card's, else the run's
+    config: 1 and translator_chroma_blur) see nets/translator.py."""
     if run is None and checkpoint is None and weights is None:
         if not (weights_dir() / f"{STYLIZER_NAME}.safetensors").is_file():
             raise UserError("no stylizer is bundled with this monetgan yet; train one with "
@@ -53,6 +54,8 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
                         "trained with --preset cut-128 --photos ...")
     if strength is not None:
         set_strength(model, strength)
+    if chroma_blur is not None:
+        set_chroma_blur(model, chroma_blur)
     return model
 
 
@@ -101,7 +104,8 @@ def _output_name(name: str) -> str:
 def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.PathLike | None = None,
             checkpoint: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
             size: int = 256, overwrite: bool = False, ema: bool | None = None, device: str = "auto",
-            strength: float | None = None, show_progress: bool = True) -> StylizeResult:
+            strength: float | None = None, chroma_blur: float | None = None,
+            show_progress: bool = True) -> StylizeResult:
     """Paint every photo of a file, folder or zip (Kaggle's zip: its photo_jpg/) as PNGs in `out`.
 
     Example:
@@ -109,7 +113,7 @@ def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.
     """
     if not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
-    translator = load_stylizer(run, checkpoint, weights, ema, device, strength)
+    translator = load_stylizer(run, checkpoint, weights, ema, device, strength, chroma_blur)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out {out_dir} is a file; give a folder for the paintings")

@@ -43,7 +43,7 @@ from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
-from ..nets.translator import Translator, check_strength, set_strength
+from ..nets.translator import Translator, check_chroma_blur, check_strength, set_chroma_blur, set_strength
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -275,7 +275,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
              judge_at: str = "256", photos: str | os.PathLike | None = None, strength: float | None = None,
-             show_progress: bool = True) -> dict[str, Any]:
+             chroma_blur: float | None = None, show_progress: bool = True) -> dict[str, Any]:
     """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
     against real paintings.
 
@@ -298,6 +298,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             photo survives (`content_cosine`, in Inception's features: not the critic's network) are
             reported beside the paintings'.
         strength: a residual stylizer's strength (nets/translator.py); None: its card's, else 1.
+        chroma_blur: a stylizer's colour blur in px (nets/translator.py); None: its card's or run's.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
@@ -329,10 +330,15 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         generator_resolution = KAGGLE_SIZE if translating else painter.resolution
     if photos is not None and not translating:
         raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
-    if strength is not None and not translating:
-        raise UserError("--strength is for judging a stylizer (a run trained with --photos); this generator paints from noise")
-    if strength is not None:  # set on each stylizer below; a bad value fails here, before minutes of features
+    for flag, value in (("--strength", strength), ("--chroma-blur", chroma_blur)):
+        if value is not None and not translating:
+            raise UserError(f"{flag} is for judging a stylizer (a run trained with --photos); this generator "
+                            "paints from noise")
+    # Set on each stylizer below; a bad value fails here, before minutes of features.
+    if strength is not None:
         check_strength(strength)
+    if chroma_blur is not None:
+        check_chroma_blur(chroma_blur)
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
@@ -358,6 +364,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             if translating:
                 if strength is not None:
                     set_strength(painter, strength)
+                if chroma_blur is not None:
+                    set_chroma_blur(painter, chroma_blur)
                 images = stylize_batch(painter, photo_images, show_progress=show_progress)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
@@ -368,7 +376,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         if isinstance(source, Path) and name != "fake":
             row["step"] = int(json.loads((source / "state.json").read_text())["step"])
         if translating:
-            row["strength"] = painter.strength
+            row["strength"], row["chroma_blur"] = painter.strength, painter.chroma_blur
             # How much of each photo survives: cosine of its Inception features with its painting's.
             a = features / np.linalg.norm(features, axis=1, keepdims=True)
             b = photo_features / np.linalg.norm(photo_features, axis=1, keepdims=True)
@@ -425,6 +433,13 @@ def _native_size(folder: Path) -> int | None:
     return None
 
 
+def _painting_settings(row: dict[str, Any]) -> str:
+    """' (strength 0.9, colour blur 1 px)' for a stylizer painting with settings other than the plain ones."""
+    said = ([f"strength {row['strength']:g}"] if row.get("strength", 1.0) != 1.0 else []) + \
+        ([f"colour blur {row['chroma_blur']:g} px"] if row.get("chroma_blur", 0.0) else [])
+    return f" ({', '.join(said)})" if said else ""
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of an `evaluate` report."""
     floor = report["real_floor"]
@@ -464,7 +479,7 @@ def format_report(report: dict[str, Any]) -> str:
                      + (f"  FID_inf {p['fid_infinity']:.2f}" if "fid_infinity" in p else ""))
         lines.append("content kept (cosine of photo and painting in Inception features, 1 = the photo itself): " +
                      ", ".join(f"{row['name']} {row['content_cosine']:.3f}"
-                               + (f" (strength {row['strength']:g})" if row.get("strength", 1.0) != 1.0 else "")
+                               + _painting_settings(row)
                                for row in report["results"]))
     if "spearman_wasserstein" in report:
         s = report["spearman_wasserstein"]
