@@ -123,11 +123,11 @@ def _export_kaggle(args: argparse.Namespace) -> int:
                                            show_progress=not args.quiet)
         print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
         return 0
+    from .nets.translator import settings_given
     from .painting.export import export_kaggle
 
-    for flag, value in (("--strength", args.strength), ("--chroma-blur", args.chroma_blur)):
-        if value is not None:
-            raise UserError(f"{flag} is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
+    if given := settings_given(strength=args.strength, chroma_blur=args.chroma_blur):
+        raise UserError(f"{given[0]} is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
     if args.num is None:
         args.num = 7000
     result = export_kaggle(args.run, checkpoint=args.checkpoint, weights=args.weights, num=args.num, out=args.out, seed=args.seed,

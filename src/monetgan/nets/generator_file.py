@@ -22,7 +22,7 @@ from ..devices import pick_device
 from ..errors import UserError
 from ..files import sha256_of_file
 from . import build_generator, count_parameters
-from .translator import Translator, set_chroma_blur, set_strength
+from .translator import PAINTING_SETTINGS, Translator, apply_painting_settings
 
 CARD_FORMAT = 1
 BUNDLED_NAME = "monet"
@@ -68,12 +68,8 @@ def load_bundled(name: str = BUNDLED_NAME, device: str = "auto", folder: Path | 
     # Its pictures are delivered at the card's output size (upsampled with Lanczos when larger).
     generator.output_size = int(card.get("output_size", cfg.resolution))
     # A stylizer's painting settings chosen after training, on validation photos (nets/translator.py).
-    for key, setter in (("strength", set_strength), ("chroma_blur", set_chroma_blur)):
-        if key in card:
-            where = f"{folder / name}.json: {key}"
-            if not isinstance(generator, Translator):
-                raise UserError(f"{folder / name}.json gives a {key}, but its generator paints from noise")
-            if isinstance(card[key], bool) or not isinstance(card[key], (int, float)):
-                raise UserError(f"{where} must be a number, got {card[key]!r}; rewrite the card")
-            setter(generator, float(card[key]), where=where)
+    settings = {key: card[key] for key in PAINTING_SETTINGS if key in card}
+    if settings and not isinstance(generator, Translator):
+        raise UserError(f"{folder / name}.json gives {', '.join(settings)}, but its generator paints from noise")
+    apply_painting_settings(generator, source=f"{folder / name}.json", **settings)
     return generator.to(pick_device(device)).eval()

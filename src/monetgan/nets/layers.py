@@ -65,6 +65,10 @@ def separable_blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 _RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114],
                               [-0.168736, -0.331264, 0.5],
                               [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+_YCBCR_TO_RGB = torch.linalg.inv(_RGB_TO_YCBCR)
+# The two halves of the identity (luma + chroma = I), built once here, not on every forward:
+_LUMA_ONLY = (_YCBCR_TO_RGB[:, :1] @ _RGB_TO_YCBCR[:1]).float()  # RGB -> the RGB of its Y alone
+_CHROMA_ONLY = (_YCBCR_TO_RGB[:, 1:] @ _RGB_TO_YCBCR[1:]).float()  # RGB -> the RGB of its Cb, Cr alone
 
 
 def chroma_low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -72,9 +76,7 @@ def chroma_low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
     exactly as it is. Linear, so it is one blur and two 3x3 colour maps: image's luma + blur's chroma."""
     if sigma <= 0:
         return image
-    to_ycc = _RGB_TO_YCBCR.to(image.device)
-    back = torch.linalg.inv(to_ycc)
-    luma = (back[:, :1] @ to_ycc[:1]).to(image.dtype)  # RGB -> the RGB of its Y alone
-    chroma = (back[:, 1:] @ to_ycc[1:]).to(image.dtype)  # RGB -> the RGB of its Cb, Cr alone
+    luma = _LUMA_ONLY.to(image.device, image.dtype)
+    chroma = _CHROMA_ONLY.to(image.device, image.dtype)
     blurred = separable_blur(image, gaussian_kernel(sigma).to(image.device))
     return torch.einsum("ij,bjhw->bihw", luma, image) + torch.einsum("ij,bjhw->bihw", chroma, blurred)

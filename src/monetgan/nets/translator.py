@@ -117,8 +117,15 @@ class Translator(nn.Module):
         return chroma_low_pass(painting, self.chroma_blur)
 
 
+def _check_number(value: object, where: str) -> None:
+    # Cards are JSON: a string or true would otherwise fail later, far from its cause.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise UserError(f"{where} must be a number, got {value!r}")
+
+
 def check_strength(strength: float, where: str = "--strength") -> None:
     """Refuse a strength outside STRENGTH_RANGE (one line), before any translator is loaded."""
+    _check_number(strength, where)
     low, high = STRENGTH_RANGE
     if not (math.isfinite(strength) and low <= strength <= high):
         raise UserError(f"{where} must lie in {low:g}..{high:g} (0 = the photo, 1 = as trained), got {strength}")
@@ -135,6 +142,7 @@ def set_strength(translator: Translator, strength: float, where: str = "--streng
 
 def check_chroma_blur(sigma: float, where: str = "--chroma-blur") -> None:
     """Refuse a colour blur outside 0..CHROMA_BLUR_MAX px (one line), before any translator is loaded."""
+    _check_number(sigma, where)
     if not (math.isfinite(sigma) and 0 <= sigma <= CHROMA_BLUR_MAX):
         raise UserError(f"{where} must lie in 0..{CHROMA_BLUR_MAX:g} px (0 = off, 1 = about the paintings' "
                         f"colour detail), got {sigma}")
@@ -143,6 +151,34 @@ def check_chroma_blur(sigma: float, where: str = "--chroma-blur") -> None:
 def set_chroma_blur(translator: Translator, sigma: float, where: str = "--chroma-blur") -> None:
     check_chroma_blur(sigma, where)
     translator.chroma_blur = float(sigma)
+
+
+# A stylizer's painting settings, chosen after training (no weights): name -> (flag, check, set).
+PAINTING_SETTINGS = {"strength": ("--strength", check_strength, set_strength),
+                     "chroma_blur": ("--chroma-blur", check_chroma_blur, set_chroma_blur)}
+
+
+def settings_given(**settings: float | None) -> list[str]:
+    """The command-line flags of the painting settings given (not None), to refuse them where they
+    mean nothing."""
+    return [PAINTING_SETTINGS[name][0] for name, value in settings.items() if value is not None]
+
+
+def check_painting_settings(**settings: float | None) -> None:
+    """Refuse a bad --strength or --chroma-blur (one line) before minutes of loading; None = not given."""
+    for name, value in settings.items():
+        flag, check, _ = PAINTING_SETTINGS[name]
+        if value is not None:
+            check(value, flag)
+
+
+def apply_painting_settings(translator: Translator, source: str | None = None, **settings: float | None) -> None:
+    """Give a translator each painting setting that is not None. Errors name `source` (a card file)
+    and the key, or else the command-line flag."""
+    for name, value in settings.items():
+        flag, _, set_value = PAINTING_SETTINGS[name]
+        if value is not None:
+            set_value(translator, value, f"{source}: {name}" if source else flag)
 
 
 def translation_gflops(translator: nn.Module, side: int) -> float:

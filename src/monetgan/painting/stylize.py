@@ -23,7 +23,7 @@ from ..data.dataset import KAGGLE_PHOTO_FOLDER, display_name, image_sources
 from ..data.images import UnusableImage, decode_rgb, save_png, to_uint8
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
-from ..nets.translator import Translator, set_chroma_blur, set_strength
+from ..nets.translator import Translator, apply_painting_settings
 from .paint import pick_generator
 
 STYLIZER_NAME = "stylizer"  # monetgan/weights/stylizer.safetensors + .json, when one is bundled
@@ -52,10 +52,7 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
     if not isinstance(model, Translator):
         raise UserError("that generator paints from noise, not from photos; use `monetgan paint`, or give a run "
                         "trained with --preset cut-128 --photos ...")
-    if strength is not None:
-        set_strength(model, strength)
-    if chroma_blur is not None:
-        set_chroma_blur(model, chroma_blur)
+    apply_painting_settings(model, strength=strength, chroma_blur=chroma_blur)
     return model
 
 

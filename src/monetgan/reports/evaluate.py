@@ -43,7 +43,7 @@ from ..painting.export import KAGGLE_SIZE
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
-from ..nets.translator import Translator, check_chroma_blur, check_strength, set_chroma_blur, set_strength
+from ..nets.translator import Translator, apply_painting_settings, check_painting_settings, settings_given
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -330,15 +330,11 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         generator_resolution = KAGGLE_SIZE if translating else painter.resolution
     if photos is not None and not translating:
         raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
-    for flag, value in (("--strength", strength), ("--chroma-blur", chroma_blur)):
-        if value is not None and not translating:
-            raise UserError(f"{flag} is for judging a stylizer (a run trained with --photos); this generator "
-                            "paints from noise")
+    if (given := settings_given(strength=strength, chroma_blur=chroma_blur)) and not translating:
+        raise UserError(f"{given[0]} is for judging a stylizer (a run trained with --photos); this generator "
+                        "paints from noise")
     # Set on each stylizer below; a bad value fails here, before minutes of features.
-    if strength is not None:
-        check_strength(strength)
-    if chroma_blur is not None:
-        check_chroma_blur(chroma_blur)
+    check_painting_settings(strength=strength, chroma_blur=chroma_blur)
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
@@ -362,10 +358,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         else:
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
             if translating:
-                if strength is not None:
-                    set_strength(painter, strength)
-                if chroma_blur is not None:
-                    set_chroma_blur(painter, chroma_blur)
+                apply_painting_settings(painter, strength=strength, chroma_blur=chroma_blur)
                 images = stylize_batch(painter, photo_images, show_progress=show_progress)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
