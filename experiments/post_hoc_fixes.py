@@ -21,7 +21,10 @@ row says, against the paintings:
   its brightness kept;
 - jpeg-Q: saved as JPEG at quality Q as `export-kaggle` does (Pillow: colour at half resolution, 4:2:0,
   as in Kaggle's own files) and read back; jpeg-95-444 keeps the colour at full resolution;
-  chroma-1+jpeg-95: both, as `export-kaggle --photos` writes the bundled stylizer's paintings.
+  chroma-1+jpeg-95: both, as `export-kaggle --photos` writes the bundled stylizer's paintings;
+- chroma-1+strength-A: the colour blur with the residual's strength A (nets/translator.py);
+- chroma-1+flip-average: the mean of each photo's painting and its mirror image's, mirrored back
+  (test-time augmentation: what the two paintings do not share is averaged down).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from monetgan.metrics.stats import fid_terms, kernel_inception_distance
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
 from monetgan.nets.layers import gaussian_kernel, separable_blur
-from monetgan.nets.translator import set_chroma_blur
+from monetgan.nets.translator import apply_painting_settings
 from monetgan.painting.stylize import load_stylizer, stylize_batch
 from monetgan.reports.evaluate import cached_features, default_cache_dir, load_real_set
 
@@ -110,10 +113,17 @@ def rescaled(translator, imgs: np.ndarray, side: int) -> np.ndarray:
     return resize(stylize_batch(translator, resize(imgs, side)), 256)
 
 
-def with_chroma_blur(translator, sigma: float):
-    blurred = copy.deepcopy(translator)
-    set_chroma_blur(blurred, sigma)
-    return blurred
+def with_settings(translator, **settings: float):
+    changed = copy.deepcopy(translator)
+    apply_painting_settings(changed, **settings)
+    return changed
+
+
+def flip_averaged(translator, photos: np.ndarray) -> np.ndarray:
+    """The mean of a photo's painting and its mirror image's painting, mirrored back."""
+    mirrored = stylize_batch(translator, np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1]
+    both = stylize_batch(translator, photos).astype(np.float32) + mirrored
+    return np.clip(both / 2, 0, 255).round().astype(np.uint8)
 
 
 def jpeg_round_trip(imgs: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
@@ -173,11 +183,15 @@ def main() -> None:
     for side in (224, 320):
         rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, photos, s)
     for sigma in (0.75, 1.0, 1.5):
-        rows[f"chroma-{sigma:g}"] = lambda s=sigma: stylize_batch(with_chroma_blur(stylizer, s), photos)
+        rows[f"chroma-{sigma:g}"] = lambda s=sigma: stylize_batch(with_settings(stylizer, chroma_blur=s), photos)
     for quality in (75, 95):
         rows[f"jpeg-{quality}"] = lambda q=quality: jpeg_round_trip(val, q)
     rows["jpeg-95-444"] = lambda: jpeg_round_trip(val, 95, subsampling=0)
     rows["chroma-1+jpeg-95"] = lambda: jpeg_round_trip(rows["chroma-1"](), 95)  # what export-kaggle now writes
+    for strength in (0.9, 1.1):
+        rows[f"chroma-1+strength-{strength:g}"] = lambda a=strength: stylize_batch(
+            with_settings(stylizer, chroma_blur=1.0, strength=a), photos)
+    rows["chroma-1+flip-average"] = lambda: flip_averaged(with_settings(stylizer, chroma_blur=1.0), photos)
     for name, paint in rows.items():
         if args.only is None or name in args.only:
             score(name, paint())
