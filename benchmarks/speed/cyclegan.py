@@ -14,8 +14,8 @@ import torch
 import torch.nn.functional as F
 
 from monetgan.training import losses
-from monetgan.training.step import (_augment, _autocast, _generator_input, build_state, critic_step, critics_frozen,
-                                    make_optimizer)
+from monetgan.training.step import (augmented, build_state, critic_step, critics_frozen, generator_input,
+                                    make_optimizer, precision_context)
 
 CYCLE_WEIGHT = 10.0  # the paper's lambda
 IDENTITY_WEIGHT = 0.5 * CYCLE_WEIGHT  # the paper's identity term for photo <-> painting: 0.5 lambda
@@ -37,12 +37,12 @@ class CycleGAN:
     def generator_step(self) -> torch.Tensor:
         a, b = self.to_painting_state, self.to_photo_state
         to_painting, to_photo = a.generator, b.generator
-        photo, painting = _generator_input(a), _generator_input(b)
+        photo, painting = generator_input(a), generator_input(b)
         with critics_frozen(a.critic, b.critic):
-            with _autocast(a):
+            with precision_context(a):
                 fake_painting, fake_photo = to_painting(photo), to_photo(painting)
-                adversarial = (losses.generator_loss(self.cfg.loss, a.critic(_augment(a, fake_painting.float())).float())
-                               + losses.generator_loss(self.cfg.loss, b.critic(_augment(b, fake_photo.float())).float()))
+                adversarial = (losses.generator_loss(self.cfg.loss, a.critic(augmented(a, fake_painting.float())).float())
+                               + losses.generator_loss(self.cfg.loss, b.critic(augmented(b, fake_photo.float())).float()))
                 cycle = F.l1_loss(to_photo(fake_painting), photo) + F.l1_loss(to_painting(fake_photo), painting)
                 identity = F.l1_loss(to_painting(painting), painting) + F.l1_loss(to_photo(photo), photo)
                 loss = adversarial + CYCLE_WEIGHT * cycle + IDENTITY_WEIGHT * identity

@@ -127,13 +127,14 @@ def uses_bf16(cfg: TrainConfig, device: torch.device) -> bool:
     return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
 
 
-def _autocast(state: TrainingState):
+def precision_context(state: TrainingState):
+    """bf16 autocast where the run computes in bf16 (uses_bf16), else nothing."""
     if uses_bf16(state.cfg, state.device):
         return torch.autocast(state.device.type, dtype=torch.bfloat16)
     return nullcontext()
 
 
-def _augment(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
+def augmented(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
     """DiffAugment with the run's policy; the identity when the policy is empty."""
     if not state.cfg.diffaugment:
         return images
@@ -176,7 +177,7 @@ def _random_crops(state: TrainingState, batch: torch.Tensor) -> torch.Tensor:
     return torch.stack([image[:, y : y + size, x : x + size] for image, (y, x) in zip(batch, corners)])
 
 
-def _generator_input(state: TrainingState) -> torch.Tensor:
+def generator_input(state: TrainingState) -> torch.Tensor:
     """What the generator maps: latents, or for a translator a batch of photos."""
     if state.translates:
         return _next_batch(state, state.photos, state.photo_order)
@@ -192,12 +193,12 @@ def critic_step(state: TrainingState) -> dict[str, torch.Tensor]:
     """One critic update on a fresh real batch and fresh fakes (WGAN / WGAN-GP Algorithm 1, lines 2-8)."""
     cfg = state.cfg
     real = _next_real(state)
-    z = _generator_input(state)
-    with _autocast(state):
+    z = generator_input(state)
+    with precision_context(state):
         with torch.no_grad():
             fake = state.generator(z)
             # DiffAugment: the critic only ever sees augmented images, real and fake alike.
-            real, fake = _augment(state, real), _augment(state, fake.float())
+            real, fake = augmented(state, real), augmented(state, fake.float())
             # What the trained part of the critic sees: the images, or a projected critic's frozen
             # features (no gradient needed through the feature network in a critic step).
             real, fake = critic_embed(state.critic, real), critic_embed(state.critic, fake)
@@ -252,9 +253,9 @@ def generator_step(state: TrainingState, update: bool = True) -> dict[str, torch
     `update=False` only its loss, forward only, for the log (`critic_warmup`)."""
     if not update:
         with torch.no_grad():
-            stats = _generator_loss(state, _generator_input(state))
+            stats = _generator_loss(state, generator_input(state))
         return {**stats, "generator_grad_norm": torch.zeros((), device=state.device)}
-    z = _generator_input(state)
+    z = generator_input(state)
     with critics_frozen(state.critic):
         stats = _generator_loss(state, z)
         state.generator_optimizer.zero_grad(set_to_none=True)
@@ -271,9 +272,9 @@ def _generator_loss(state: TrainingState, z: torch.Tensor) -> dict[str, torch.Te
     """The generator's loss on input z (with the content term when translating), and its parts."""
     cfg = state.cfg
     stats = {}
-    with _autocast(state):
+    with precision_context(state):
         fake = state.generator(z)
-        fake_scores = state.critic(_augment(state, fake.float())).float()
+        fake_scores = state.critic(augmented(state, fake.float())).float()
         loss = losses.generator_loss(cfg.loss, fake_scores)
         if state.translates:
             content = _content_loss(state, z, fake)
