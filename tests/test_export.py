@@ -188,3 +188,23 @@ def test_out_that_is_a_folder_is_refused_before_painting(small_export, tmp_path)
     (tmp_path / "taken.zip").mkdir()
     with pytest.raises(UserError, match="is a folder"):
         export(tmp_path / "taken.zip")
+
+
+def test_as_submitted_gives_the_pixels_kaggle_decodes_from_the_zip(tmp_path):
+    """evaluate --jpeg judges `as_submitted` images: they must be exactly the zip's JPEGs decoded."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3, 256, 256, 3), dtype=np.uint8)
+    out = tmp_path / "images.zip"
+    export_module.write_submission_zip(out, images, export_module.SUBMISSION_QUALITY, show_progress=False)
+    with zipfile.ZipFile(out) as archive:
+        decoded = np.stack([np.asarray(Image.open(archive.open(name)).convert("RGB")) for name in sorted(archive.namelist())])
+    judged = export_module.as_submitted(images)
+    assert np.array_equal(judged, decoded)
+    assert not np.array_equal(judged, images)  # the JPEG changed the noise: the round trip is not skipped
+    # Lower quality loses more; 4:2:0 halves colour, so even quality 100 is not lossless on noise.
+    error = lambda q: np.abs(export_module.as_submitted(images, q).astype(int) - images).mean()  # noqa: E731
+    assert error(100) < error(95) < error(20)
+    with pytest.raises(UserError, match="--jpeg 0: a JPEG quality is 1 to 100"):
+        export_module.as_submitted(images, 0)

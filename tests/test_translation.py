@@ -429,3 +429,31 @@ def test_a_stylizer_checkpoint_hands_on_its_critic_and_patch_projector(cut_run, 
         src, got = load_file(str(result.checkpoint / f"{stem}.safetensors")), load_file(str(ckpt / f"{stem}.safetensors"))
         assert src.keys() == got.keys() and all(torch.equal(src[k], got[k]) for k in src), stem
     assert "init_critic_sha256" in json.loads((tmp_path / "ft" / "run.json").read_text())
+
+
+def test_evaluate_with_jpeg_judges_the_paintings_as_a_submission_stores_them(cut_run, monkeypatch):
+    import monetgan.reports.evaluate as ev
+    from monetgan.painting.export import as_submitted
+
+    root, _ = cut_run
+    judged = []
+    original = ev.InceptionFeatures.__call__
+
+    def spy(self, images, *args, **kwargs):
+        judged.append(images.copy())
+        return original(self, images, *args, **kwargs)
+
+    monkeypatch.setattr(ev.InceptionFeatures, "__call__", spy)
+    plain = monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, show_progress=False)
+    painted = judged[-1]
+    jpeg = monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, jpeg=10,
+                             show_progress=False)
+    assert np.array_equal(judged[-1], as_submitted(painted, 10))  # the paintings themselves, then the JPEG
+    assert jpeg["settings"]["jpeg"] == 10 and plain["settings"]["jpeg"] is None
+    assert jpeg["results"][0]["fid"] != pytest.approx(plain["results"][0]["fid"])
+    assert jpeg["photos"]["fid"] == pytest.approx(plain["photos"]["fid"])  # the photos are judged as they are
+    assert "JPEG at quality 10" in monetgan.format_report(jpeg)
+    with pytest.raises(UserError, match="--jpeg 101"):
+        monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, jpeg=101, show_progress=False)
+    with pytest.raises(UserError, match="--fake"):
+        monetgan.evaluate(fake=root / "paintings", real=root / "paintings", cache_dir=None, jpeg=95, show_progress=False)

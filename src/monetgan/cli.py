@@ -104,7 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                       holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
                       seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
                       photos=args.photos, strength=args.strength, chroma_blur=args.chroma_blur,
-                      show_progress=not args.quiet)
+                      jpeg=args.jpeg, show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
         print(f"wrote {args.json}")
@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num", type=int, default=1000, help="generated images per checkpoint (default 1000)")
     p.add_argument("--json", help="also write the full report as JSON here")
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
+    p.add_argument("--jpeg", type=int, metavar="QUALITY",
+                   help="judge each painting after a JPEG round trip at this quality (4:2:0 colour), as Kaggle "
+                        "scores a submission; export-kaggle writes 95 (default: as painted)")
     _add_stylizer_settings_args(p)
     _add_generator_args(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")

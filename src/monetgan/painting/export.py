@@ -35,6 +35,30 @@ JPEG_SUBSAMPLING = 2  # Pillow's code for 4:2:0 (colour at half resolution, as i
 # generator's resolution, is below this is treated as a near-copy.
 NEAR_COPY_RMS = 0.04
 MAX_COPY_FRACTION = 0.1  # more near-copies than this on the first pass: refuse rather than re-draw
+SUBMISSION_QUALITY = 95  # export-kaggle's JPEG quality
+
+
+def encode_jpeg(image: np.ndarray, quality: int = SUBMISSION_QUALITY) -> bytes:
+    """One (H, W, 3) uint8 image as the submission stores it: JPEG at `quality`, 4:2:0 colour (as Kaggle's
+    own paintings are stored; said, not left to Pillow's default)."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=quality, subsampling=JPEG_SUBSAMPLING)
+    return buf.getvalue()
+
+
+def check_jpeg_quality(quality: int, flag: str = "--jpeg") -> None:
+    if not 1 <= quality <= 100:
+        raise UserError(f"{flag} {quality}: a JPEG quality is 1 to 100 (the submission uses {SUBMISSION_QUALITY})")
+
+
+def as_submitted(images: np.ndarray, quality: int = SUBMISSION_QUALITY) -> np.ndarray:
+    """(N, H, W, 3) uint8 images after the JPEG round trip of a submission: what Kaggle's scorer decodes."""
+    check_jpeg_quality(quality)
+    decoded = []
+    for image in images:
+        with Image.open(io.BytesIO(encode_jpeg(image, quality))) as jpeg:
+            decoded.append(np.asarray(jpeg.convert("RGB")))
+    return np.stack(decoded)
 
 
 @dataclass
@@ -77,7 +101,7 @@ def _recorded_metrics(checkpoint: Path) -> dict:
 def export_kaggle(run: str | os.PathLike | None = None, *, checkpoint: str | os.PathLike | None = None,
                   weights: str | os.PathLike | None = None, num: int = 7_000, out: str | os.PathLike = "images.zip", seed: int = 0, ema: bool | None = None,
                   data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
-                  quality: int = 95, batch_size: int = 64, device: str = "auto",
+                  quality: int = SUBMISSION_QUALITY, batch_size: int = 64, device: str = "auto",
                   show_progress: bool = True, metrics: dict | None = None) -> ExportResult:
     """Paint `num` images (seeds seed, seed+1, ...), replace near-copies, and write the Kaggle zip.
 
@@ -190,10 +214,7 @@ def write_submission_zip(out_path: Path, images: np.ndarray, quality: int, show_
             for i in tqdm(range(0, len(images), 256), desc="writing JPEGs", unit="batch", disable=not show_progress,
                           leave=False):
                 for k, image in enumerate(resize_square(images[i : i + 256], KAGGLE_SIZE)):
-                    buf = io.BytesIO()
-                    # 4:2:0 (colour at half resolution), as Kaggle's own paintings are stored; said, not Pillow's default
-                    Image.fromarray(image).save(buf, format="JPEG", quality=quality, subsampling=JPEG_SUBSAMPLING)
-                    archive.writestr(f"{i + k:05d}.jpg", buf.getvalue())  # flat names: Kaggle wants no folders
+                    archive.writestr(f"{i + k:05d}.jpg", encode_jpeg(image, quality))  # flat names: Kaggle wants no folders
     except OSError as exc:
         raise _write_error(out_path, exc) from None
 

@@ -20,7 +20,7 @@ from ..errors import UserError
 from ..files import sha256_of_file
 from ..metrics.stats import nearest_pixel_l2
 from ..nets.generator_file import weights_dir
-from .export import (KAGGLE_MAX, KAGGLE_MIN, KAGGLE_SIZE, NEAR_COPY_RMS, ExportResult, _training_images,
+from .export import (KAGGLE_MAX, KAGGLE_MIN, KAGGLE_SIZE, NEAR_COPY_RMS, SUBMISSION_QUALITY, ExportResult, _training_images,
                      submission_path, validate_submission, write_manifest, write_submission_zip)
 from .paint import resolve_checkpoint
 from .stylize import STYLIZER_NAME, load_stylizer, stylize_batch
@@ -43,7 +43,7 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
                               checkpoint: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
                               num: int | None = None, out: str | os.PathLike = "images.zip", ema: bool | None = None,
                               data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
-                              quality: int = 95, batch_size: int = 16, device: str = "auto",
+                              quality: int = SUBMISSION_QUALITY, batch_size: int = 16, device: str = "auto",
                               strength: float | None = None, chroma_blur: float | None = None,
                               show_progress: bool = True) -> ExportResult:
     """Stylize `photos` (all of them, or the first `num` in name order) into the Kaggle zip.

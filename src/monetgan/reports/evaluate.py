@@ -39,7 +39,7 @@ from ..metrics.msssim import pairwise_ms_ssim
 from ..metrics.stats import (fid_from_features, fid_infinity, fid_terms, kernel_inception_distance, mifid,
                             nearest_cosine, nearest_pixel_l2, spearman)
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
-from ..painting.export import KAGGLE_SIZE
+from ..painting.export import KAGGLE_SIZE, as_submitted, check_jpeg_quality
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
 from ..painting.stylize import load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
@@ -275,7 +275,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
              judge_at: str = "256", photos: str | os.PathLike | None = None, strength: float | None = None,
-             chroma_blur: float | None = None, show_progress: bool = True) -> dict[str, Any]:
+             chroma_blur: float | None = None, jpeg: int | None = None,
+             show_progress: bool = True) -> dict[str, Any]:
     """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
     against real paintings.
 
@@ -299,11 +300,18 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             reported beside the paintings'.
         strength: a residual stylizer's strength (nets/translator.py); None: its card's, else 1.
         chroma_blur: a stylizer's colour blur in px (nets/translator.py); None: its card's or run's.
+        jpeg: judge the paintings as a submission stores them: each through a JPEG at this quality with
+            4:2:0 colour and back (export-kaggle writes quality 95), since Kaggle scores the JPEGs.
+            None: as painted. Generated images only: a --fake folder is judged as its files are.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
     if fake is not None and (run is not None or checkpoint is not None or weights is not None):
         raise UserError("give --fake DIR alone, or a generator (--run, --checkpoint or --weights), not both")
+    if jpeg is not None and fake is not None:
+        raise UserError("--jpeg is for paintings made here; --fake images are judged as their files are")
+    if jpeg is not None:
+        check_jpeg_quality(jpeg)
     if judge_at not in ("256", "native"):
         raise UserError(f"--judge-at must be 256 or native, got {judge_at!r}")
     if num < 2:
@@ -362,6 +370,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
                 images = stylize_batch(painter, photo_images, show_progress=show_progress)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
+            if jpeg is not None:
+                images = as_submitted(images, jpeg)
         features = extractor(images, show_progress=show_progress)
         row: dict[str, Any] = {"name": name, "num_fake": len(images), "num_real": len(real_set.features),
                                "resolution": size, "generator_resolution": generator_resolution,
@@ -390,7 +400,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     report: dict[str, Any] = {"real": str(real_set.path), "real_floor": floor, "results": results,
                               "settings": {"num": num, "seed": seed, "resolution": size, "judge_at": judge_at,
                                            "generator_resolution": generator_resolution,
-                                           "features": _feature_settings(extractor), "ema": ema}}
+                                           "features": _feature_settings(extractor), "ema": ema,
+                                           "jpeg": jpeg}}
     if res_floor is not None:
         report["resolution_floor"] = res_floor
     if photo_report is not None:
@@ -440,6 +451,8 @@ def format_report(report: dict[str, Any]) -> str:
     judged = (f"{settings['resolution']} px (paintings of {settings['generator_resolution']} px upsampled with Lanczos)"
               if settings.get("generator_resolution", settings["resolution"]) < settings["resolution"]
               else f"{settings['resolution']} px")
+    if settings.get("jpeg") is not None:
+        judged += f", each painting through a JPEG at quality {settings['jpeg']} (4:2:0) first, as a submission stores it"
     lines = [f"real set {report['real']} at {judged}; "
              f"real-vs-real floor ({floor['halves'][0]} vs {floor['halves'][1]}): FID {floor['fid']:.2f}  "
              f"KID {floor['kid']:.4f} ± {floor['kid_std']:.4f}  SWD {floor['swd']:.2f}",
