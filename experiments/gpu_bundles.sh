@@ -13,13 +13,17 @@
 # Each run is packed as NAME.tar (split in 15 MiB parts NAME.tar.partNN when larger): its last
 # checkpoint's EMA generator (what paints and what gets bundled), config and state, run.json,
 # log.jsonl, stdout and its last frame. The raw generator, critic and optimizers stay behind: a
-# lease returns at most 64 MB.
+# lease returns at most 64 MB. PACK=all also packs the raw generator, the critic and a stylizer's
+# PatchNCE projector, so that `monetgan train --set init_from=RUN/checkpoints/step-N` goes on from
+# the GPU run with its critic (StyleGAN2-ADA's --resume; about 53 MB for a stylizer, so one row only:
+# ONLY=stylizer-256 PACK=all).
 # A run is packed the moment it ends, so a lease cut short still returns what finished.
 #
 # Usage: bash experiments/gpu_bundles.sh
 #   env: MONETGAN_DATA (paintings), MONETGAN_PHOTOS (photos), MINUTES (wall-clock training limit per
 #   run, default 7.5), OUT_DIR (where the packs go), RESULTS (scratch), EXTRA_SET (appended to every
-#   run's --set, e.g. for a dry run on a CPU: MINUTES=0.3 EXTRA_SET="device=cpu").
+#   run's --set, e.g. for a dry run on a CPU: MINUTES=0.3 EXTRA_SET="device=cpu"), ONLY (the row
+#   names to run, space-separated; default all), PACK (ema, the default, or all: see above).
 # Every command is printed before it runs, so the log is the exact record of what was run.
 #
 # As run on 2026-12-04 (docs/experiments.md, docs/photo-to-monet.md), on a machine with no network:
@@ -37,6 +41,9 @@ RES=${RESULTS:-/tmp/monetgan-gpu}
 OUT_DIR=${OUT_DIR:-$RES/out}
 MINUTES=${MINUTES:-7.5}
 EXTRA_SET=${EXTRA_SET:-}
+ONLY=${ONLY:-}
+PACK=${PACK:-ema}
+case $PACK in ema|all) ;; *) echo "gpu_bundles.sh: PACK must be ema or all, got '$PACK'" >&2; exit 2 ;; esac
 export PYTHONPATH="$PWD/src:${PYTHONPATH:-}" PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 mkdir -p "$RES/runs" "$RES/pack" "$OUT_DIR"
 started=$(date +%s)
@@ -61,6 +68,11 @@ pack() {  # pack NAME: the last checkpoint's EMA generator + config/state, run f
   dest=$RES/pack/$name
   mkdir -p "$dest/checkpoints/$(basename "$ckpt")" "$dest/frames"
   cp "$ckpt"/generator_ema.safetensors "$ckpt"/state.json "$ckpt"/config.json "$dest/checkpoints/$(basename "$ckpt")/"
+  if [ "$PACK" = all ]; then  # what --init-from takes besides the EMA (a painter has no projector)
+    for f in generator critic projector; do
+      [ -f "$ckpt/$f.safetensors" ] && cp "$ckpt/$f.safetensors" "$dest/checkpoints/$(basename "$ckpt")/"
+    done
+  fi
   for f in config.json run.json log.jsonl holdout.txt; do [ -f "$run/$f" ] && cp "$run/$f" "$dest/"; done
   cp "$RES/runs/$name.txt" "$dest/stdout.txt"
   local last; last=$(ls "$run"/frames/step-*.png 2>/dev/null | tail -1)
@@ -96,6 +108,7 @@ train_and_pack() {  # one row; a row that fails within its first 2 minutes is re
 
 for row in "${ROWS[@]}"; do
   IFS='|' read -r name preset inputs extra <<<"$row"
+  if [ -n "$ONLY" ] && [[ " $ONLY " != *" $name "* ]]; then continue; fi
   train_and_pack "$name" "$preset" "$inputs" "$extra" &
   sleep 2  # staggered starts: the five processes do not all autotune cuDNN at the same instant
 done
