@@ -46,9 +46,10 @@ def encode_jpeg(image: np.ndarray, quality: int = SUBMISSION_QUALITY) -> bytes:
     return buf.getvalue()
 
 
-def check_jpeg_quality(quality: int, flag: str = "--jpeg") -> None:
+def check_jpeg_quality(quality: int) -> None:
+    """Refuse `evaluate --jpeg` outside Pillow's 1..100 (one line), before any painting is judged."""
     if not 1 <= quality <= 100:
-        raise UserError(f"{flag} {quality}: a JPEG quality is 1 to 100 (the submission uses {SUBMISSION_QUALITY})")
+        raise UserError(f"--jpeg {quality}: a JPEG quality is 1 to 100 (the submission uses {SUBMISSION_QUALITY})")
 
 
 def as_submitted(images: np.ndarray, quality: int = SUBMISSION_QUALITY) -> np.ndarray:

@@ -308,9 +308,9 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     """
     if fake is not None and (run is not None or checkpoint is not None or weights is not None):
         raise UserError("give --fake DIR alone, or a generator (--run, --checkpoint or --weights), not both")
-    if jpeg is not None and fake is not None:
-        raise UserError("--jpeg is for paintings made here; --fake images are judged as their files are")
     if jpeg is not None:
+        if fake is not None:
+            raise UserError("--jpeg is for paintings made here; --fake images are judged as their files are")
         check_jpeg_quality(jpeg)
     if judge_at not in ("256", "native"):
         raise UserError(f"--judge-at must be 256 or native, got {judge_at!r}")
