@@ -24,7 +24,11 @@ row says, against the paintings:
   chroma-1+jpeg-95: both, as `export-kaggle --photos` writes the bundled stylizer's paintings;
 - chroma-1+strength-A: the colour blur with the residual's strength A (nets/translator.py);
 - chroma-1+flip-average: the mean of each photo's painting and its mirror image's, mirrored back
-  (test-time augmentation: what the two paintings do not share is averaged down).
+  (test-time augmentation: what the two paintings do not share is averaged down);
+- chroma-1+luma-S: the colour blur, and a Gaussian of S px on the brightness (Y) alone;
+- chroma-1+critic-picks-mirror / -strength: discriminator rejection (Azadi et al. 2019) with one
+  painting kept per photo: the critic of --critic chooses between the photo's painting and its mirror
+  image's (mirrored back), or among strengths 0.8-1.2, whichever it scores highest.
 """
 
 from __future__ import annotations
@@ -43,11 +47,12 @@ from safetensors.torch import load_file
 
 from monetgan.config import config_from_dict
 from monetgan.data.dataset import load_dataset
+from monetgan.data.images import to_uint8
 from monetgan.metrics.inception import InceptionFeatures
 from monetgan.metrics.stats import fid_terms, kernel_inception_distance
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
-from monetgan.nets.layers import gaussian_kernel, separable_blur
+from monetgan.nets.layers import chroma_low_pass, gaussian_kernel, separable_blur
 from monetgan.nets.translator import apply_painting_settings
 from monetgan.painting.stylize import load_stylizer, stylize_batch
 from monetgan.reports.evaluate import cached_features, default_cache_dir, load_real_set
@@ -119,11 +124,33 @@ def with_settings(translator, **settings: float):
     return changed
 
 
+def mirrored(translator, photos: np.ndarray) -> np.ndarray:
+    """The painting of each photo's mirror image, mirrored back."""
+    return np.ascontiguousarray(stylize_batch(translator, np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1])
+
+
 def flip_averaged(translator, photos: np.ndarray) -> np.ndarray:
     """The mean of a photo's painting and its mirror image's painting, mirrored back."""
-    mirrored = stylize_batch(translator, np.ascontiguousarray(photos[:, :, ::-1]))[:, :, ::-1]
-    both = stylize_batch(translator, photos).astype(np.float32) + mirrored
+    both = stylize_batch(translator, photos).astype(np.float32) + mirrored(translator, photos)
     return np.clip(both / 2, 0, 255).round().astype(np.uint8)
+
+
+def luma_low_pass(imgs: np.ndarray, sigma: float) -> np.ndarray:
+    """A Gaussian of `sigma` px on the brightness (Y) alone. blur(x) = Y(blur x) + C(blur x) and
+    chroma_low_pass(x) = Y(x) + C(blur x), so x + blur(x) - chroma_low_pass(x) = Y(blur x) + C(x)."""
+    x = to_tensor(imgs)
+    blurred = separable_blur(x, gaussian_kernel(sigma))
+    return to_uint8(x + blurred - chroma_low_pass(x, sigma))
+
+
+def critic_picks(critic, candidates: list[np.ndarray]) -> np.ndarray:
+    """Per photo, the candidate painting the critic scores highest (one painting kept per photo)."""
+    with torch.no_grad():
+        scores = np.stack([np.concatenate([critic(to_tensor(c[i : i + 16])).flatten().numpy()
+                                           for i in range(0, len(c), 16)]) for c in candidates])
+    best = scores.argmax(0)
+    print(f"  critic's choices: {np.bincount(best, minlength=len(candidates)).tolist()}", flush=True)
+    return np.stack([candidates[k][i] for i, k in enumerate(best)])
 
 
 def jpeg_round_trip(imgs: np.ndarray, quality: int, subsampling: int = 2) -> np.ndarray:
@@ -178,6 +205,10 @@ def main() -> None:
         critic.load_state_dict(load_file(str(Path(args.critic) / "critic.safetensors")))
         critic.eval().requires_grad_(False)
         rows["dot-5"] = lambda: discriminator_transport(critic, val, 5)
+        rows["chroma-1+critic-picks-mirror"] = lambda: critic_picks(critic, [rows["chroma-1"](), mirrored(
+            with_settings(stylizer, chroma_blur=1.0), photos)])
+        rows["chroma-1+critic-picks-strength"] = lambda: critic_picks(critic, [stylize_batch(
+            with_settings(stylizer, chroma_blur=1.0, strength=a), photos) for a in (0.8, 0.9, 1.0, 1.1, 1.2)])
     if args.soup:
         rows["soup"] = lambda: stylize_batch(soup(args.soup), photos)
     for side in (224, 320):
@@ -192,6 +223,7 @@ def main() -> None:
         rows[f"chroma-1+strength-{strength:g}"] = lambda a=strength: stylize_batch(
             with_settings(stylizer, chroma_blur=1.0, strength=a), photos)
     rows["chroma-1+flip-average"] = lambda: flip_averaged(with_settings(stylizer, chroma_blur=1.0), photos)
+    rows["chroma-1+luma-0.4"] = lambda: luma_low_pass(rows["chroma-1"](), 0.4)
     for name, paint in rows.items():
         if args.only is None or name in args.only:
             score(name, paint())

@@ -457,3 +457,6 @@ def test_evaluate_with_jpeg_judges_the_paintings_as_a_submission_stores_them(cut
         monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, jpeg=101, show_progress=False)
     with pytest.raises(UserError, match="--fake"):
         monetgan.evaluate(fake=root / "paintings", real=root / "paintings", cache_dir=None, jpeg=95, show_progress=False)
+    with pytest.raises(UserError, match="--judge-at native"):  # a submission's JPEGs are 256 px
+        monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, jpeg=95, judge_at="native",
+                          show_progress=False)

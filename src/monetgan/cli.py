@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed for latents and metric subsets (default 0)")
     p.add_argument("--jpeg", type=int, metavar="QUALITY",
                    help="judge each painting after a JPEG round trip at this quality (4:2:0 colour), as Kaggle "
-                        "scores a submission; export-kaggle writes 95 (default: as painted)")
+                        "scores a submission; export-kaggle writes 95 (default: as painted). At 256 px only")
     _add_stylizer_settings_args(p)
     _add_generator_args(p)
     p.add_argument("--no-cache", action="store_true", help="do not read or write cached real-image features")

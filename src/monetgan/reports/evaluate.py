@@ -302,7 +302,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         chroma_blur: a stylizer's colour blur in px (nets/translator.py); None: its card's or run's.
         jpeg: judge the paintings as a submission stores them: each through a JPEG at this quality with
             4:2:0 colour and back (export-kaggle writes quality 95), since Kaggle scores the JPEGs.
-            None: as painted. Generated images only: a --fake folder is judged as its files are.
+            None: as painted. Generated images only: a --fake folder is judged as its files are; and at
+            256 px only, the size a submission stores.
 
     Returns a dict with `results` (one entry per checkpoint or the fake folder) and the `real_floor`.
     """
@@ -311,6 +312,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     if jpeg is not None:
         if fake is not None:
             raise UserError("--jpeg is for paintings made here; --fake images are judged as their files are")
+        if judge_at == "native":  # a submission stores 256-px JPEGs: a smaller painting's JPEG is not what Kaggle sees
+            raise UserError("--jpeg judges what a submission stores, 256-px JPEGs; leave out --judge-at native")
         check_jpeg_quality(jpeg)
     if judge_at not in ("256", "native"):
         raise UserError(f"--judge-at must be 256 or native, got {judge_at!r}")
