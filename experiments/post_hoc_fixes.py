@@ -49,7 +49,7 @@ from monetgan.config import config_from_dict
 from monetgan.data.dataset import load_dataset
 from monetgan.data.images import to_uint8
 from monetgan.metrics.inception import InceptionFeatures
-from monetgan.metrics.stats import fid_terms, kernel_inception_distance
+from monetgan.metrics.stats import fid_terms, kernel_inception_distance, sqrt_psd
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
 from monetgan.nets.layers import chroma_low_pass, gaussian_kernel, separable_blur
@@ -60,11 +60,6 @@ from monetgan.reports.evaluate import cached_features, default_cache_dir, load_r
 
 def images(folder: str) -> np.ndarray:
     return load_dataset(folder, 256, show_progress=False).images.permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def sqrt_psd(m: np.ndarray) -> np.ndarray:
-    w, v = np.linalg.eigh(m)
-    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
 def gaussian_ot_map(src: np.ndarray, dst: np.ndarray):

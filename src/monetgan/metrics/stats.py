@@ -110,7 +110,7 @@ def _psd_eigvals(w: np.ndarray) -> np.ndarray:
     return np.where(w > tol, w, 0.0)
 
 
-def _sqrt_psd(mat: np.ndarray) -> np.ndarray:
+def sqrt_psd(mat: np.ndarray) -> np.ndarray:
     """Symmetric square root of a PSD matrix via eigh."""
     w, v = np.linalg.eigh(mat)
     return (v * np.sqrt(_psd_eigvals(w))) @ v.T
@@ -133,7 +133,7 @@ def frechet_terms(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: 
     d = mu1.shape[0]
     if mu2.shape != (d,) or s1.shape != (d, d) or s2.shape != (d, d):
         raise ValueError("mean/covariance shapes do not agree")
-    root1 = _sqrt_psd((s1 + s1.T) / 2)
+    root1 = sqrt_psd((s1 + s1.T) / 2)
     middle = root1 @ s2 @ root1
     eig = np.linalg.eigvalsh((middle + middle.T) / 2)
     tr_covmean = np.sqrt(_psd_eigvals(eig)).sum()
