@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import importlib.util
+import io
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ from PIL import Image
 pytest.importorskip("starlette", reason="the studio extra is not installed: pip install -e '.[test]'")
 pytest.importorskip("uvicorn", reason="the studio extra is not installed: pip install -e '.[test]'")
 
+from conftest import write_paintings  # noqa: E402
 from monetgan.nets.sampling import latents_for_seeds  # noqa: E402
 from monetgan.painting.interpolate import interpolate, keyframe_indices, lerp, slerp, walk_frames, walk_latents  # noqa: E402
 from monetgan.painting.paint import paint, pick_generator  # noqa: E402
@@ -161,6 +163,68 @@ def test_page_and_static_files_and_bad_queries(studio):
     assert get(url + "/api/walk/0/frame.png?seeds=3,4&frames=8&i=8")[0] == 400
     assert get(url + "/api/walk/0/frame.png?seeds=3,4&frames=100000&i=0")[0] == 400
     assert get(url + "/api/walk/0/walk.exe?seeds=3,4")[0] == 404
+
+
+# ---- photo to Monet: an upload painted as monetgan stylize paints it ---------------------------------
+
+def post(url: str, data: bytes) -> tuple[int, bytes, dict]:
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "image/jpeg"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def test_an_uploaded_photo_is_painted_byte_for_byte_as_monetgan_stylize_writes_it(studio, tmp_path):
+    import monetgan
+
+    url, _, _ = studio
+    photo = write_paintings(tmp_path / "photo", count=1, size=(300, 200))[0]  # a JPEG, 3:2
+    info = json.loads(get(url + "/api/stylizer")[1])
+    card = json.loads((ROOT / "src/monetgan/weights/stylizer.json").read_text())
+    assert info["chroma_blur"] == card["chroma_blur"] and info["strength"] == 1.0  # the card's, as stylize
+    for query, settings in [("?strength=0.6&chroma_blur=0", dict(strength=0.6, chroma_blur=0.0)),
+                            ("", {}),  # after another request's settings: the card's again, nothing left over
+                            ("?size=96", dict(size=96))]:
+        status, body, headers = post(url + "/api/stylize.png" + query, photo.read_bytes())
+        assert status == 200 and headers["content-type"] == "image/png"
+        [written] = monetgan.stylize(photo, tmp_path / f"out{len(query)}", show_progress=False, **settings).written
+        assert body == written.read_bytes(), query
+        assert Image.open(io.BytesIO(body)).size == ((256, 171) if "size" not in settings else (96, 64))
+    plain = post(url + "/api/stylize.png", photo.read_bytes())[1]
+    assert plain != post(url + "/api/stylize.png?strength=0.6", photo.read_bytes())[1]  # the setting is used
+
+
+@pytest.mark.parametrize("query, body, words", [
+    ("", b"not an image at all", "cannot be used"),
+    ("", b"", "empty"),
+    ("?strength=5", None, "strength must lie in"),
+    ("?chroma_blur=-1", None, "chroma_blur must lie in"),
+    ("?strength=abc", None, "must be a number"),
+    ("?size=5000", None, "size must lie in"),
+])
+def test_bad_uploads_and_settings_are_one_line_400s(studio, tmp_path, query, body, words):
+    url, _, _ = studio
+    if body is None:
+        body = write_paintings(tmp_path / "photo", count=1)[0].read_bytes()
+    status, answer, _ = post(url + "/api/stylize.png" + query, body)
+    assert status == 400 and words in answer.decode() and b"\n" not in answer.strip()
+
+
+def test_an_upload_past_the_limit_is_refused_with_413(studio, monkeypatch):
+    import monetgan.studio.app as app
+
+    url, _, _ = studio
+    monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 1000)
+    status, answer, _ = post(url + "/api/stylize.png", bytes(5000))
+    assert status == 413 and b"smaller" in answer
+    # Without a declared length (chunked), the body is still counted as it arrives.
+    host, port = url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    conn.request("POST", "/api/stylize.png", body=iter([bytes(600), bytes(600)]), encode_chunked=True)
+    assert conn.getresponse().status == 413
+    conn.close()
 
 
 def test_walk_frames_from_the_server_start_and_end_on_the_paintings(studio):

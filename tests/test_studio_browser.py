@@ -235,3 +235,33 @@ def test_traversal_urls_return_404_in_the_browser(driver, studio):
         assert "PNG" not in body
     status, _ = driver.execute_async_script(status_js, "/runs/0/files/config.json")
     assert status == 200  # the same route does serve what is inside
+
+
+def test_a_chosen_photo_is_painted_as_monetgan_stylize_paints_it_and_a_slider_paints_again(driver, studio, tmp_path):
+    import monetgan
+
+    photo = write_paintings(tmp_path / "photo", count=1, size=(240, 160))[0]
+
+    def stylized(**settings) -> np.ndarray:
+        [path] = monetgan.stylize(photo, tmp_path / f"out{len(settings)}", show_progress=False, **settings).written
+        return np.asarray(Image.open(path).convert("RGB"))
+
+    driver.get(studio + "/?tab=stylize")
+    wait_for(driver, "return window.studioStylize.ready")
+    driver.find_element("css selector", "#stylize-file").send_keys(str(photo))
+    wait_for(driver, "return window.studioStylize.painted === 1", 120)
+    after = driver.find_element("css selector", "#stylize-after")
+    assert np.array_equal(shown_pixels(driver, after), stylized())  # the card's settings, 256x171
+    link = driver.find_element("css selector", "#stylize-download")
+    assert link.get_attribute("download") == photo.stem + "-monet.png" and "disabled" not in link.get_attribute("class")
+    # The strength slider paints again, at the strength it shows.
+    driver.execute_script("const s = document.querySelector('#stylize-strength'); s.value = 0.5;"
+                          "s.dispatchEvent(new Event('change'));")
+    wait_for(driver, "return window.studioStylize.painted === 2", 120)
+    assert driver.find_element("css selector", "#stylize-strength-value").text == "0.50"
+    assert np.array_equal(shown_pixels(driver, after), stylized(strength=0.5))
+    # A file that is not an image: one line saying so, and the last painting stays.
+    bad = tmp_path / "notes.jpg"
+    bad.write_bytes(b"these are notes, not a photo")
+    driver.find_element("css selector", "#stylize-file").send_keys(str(bad))
+    wait_for(driver, "return document.querySelector('#stylize-status').textContent.includes('cannot be used')", 60)

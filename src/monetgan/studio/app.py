@@ -8,10 +8,13 @@ Routes (painters and runs are named by index, never by path, so a URL cannot poi
   GET /api/walk/{p}/frame.png            one frame of a walk (?seeds=3,17&frames=60&mode=slerp&i=0)
   GET /api/walk/{p}/walk.{gif,mp4}       the whole walk as a file (same query, plus fps)
   GET /api/runs/{r}                      run r's dashboard summary (the page polls it)
+  GET /api/stylizer                      the bundled stylizer's settings and their ranges
+  POST /api/stylize.png                  the photo in the body painted (?size=256&strength=1&chroma_blur=1)
   GET /runs/{r}/files/{path}             a file inside run r's folder (frames), checked by RunFolder.safe_file
 
 Endpoints are plain functions: Starlette runs them in its thread pool, so a forward pass never
-blocks the event loop, and the painters' locks keep passes on one generator apart.
+blocks the event loop, and the painters' locks keep passes on one generator apart. The one upload
+reads its body asynchronously (bounded by MAX_UPLOAD_BYTES) and paints in the thread pool.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
@@ -30,6 +34,7 @@ from ..errors import UserError
 from ..painting.interpolate import MODES, parse_seeds
 from .painters import PainterPool
 from .runs import RunFolder
+from .stylizer import MAX_UPLOAD_BYTES, StudioStylizer
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The page asks for at most this many frames per walk and seeds per gallery page; beyond is refused
@@ -56,6 +61,34 @@ def _int(request: Request, name: str, default: int | None = None) -> int:
         raise UserError(f"?{name}= must be a whole number") from None
 
 
+def _float(request: Request, name: str) -> float | None:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise UserError(f"?{name}= must be a number") from None
+
+
+class UploadTooLarge(UserError):
+    """An upload past MAX_UPLOAD_BYTES: answered 413, not 400."""
+
+
+async def _upload(request: Request) -> bytes:
+    """The request's body, refused past MAX_UPLOAD_BYTES whether or not it declares its length."""
+    too_big = UploadTooLarge(f"the photo is over {MAX_UPLOAD_BYTES // 2**20} MB; send a smaller one")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_UPLOAD_BYTES:
+            raise too_big
+    return bytes(body)
+
+
 def _walk_query(request: Request) -> tuple[list[int], int, str]:
     seeds = parse_seeds(request.query_params.get("seeds", ""))
     frames = _int(request, "frames", 60)
@@ -69,8 +102,9 @@ def _walk_query(request: Request) -> tuple[list[int], int, str]:
     return seeds, frames, mode
 
 
-def create_app(painters: PainterPool, runs: list[RunFolder]) -> Starlette:
-    """The studio app over these painters and run folders."""
+def create_app(painters: PainterPool, runs: list[RunFolder], stylizer: StudioStylizer | None = None) -> Starlette:
+    """The studio app over these painters and run folders, and the bundled stylizer for photos."""
+    stylizer = stylizer or StudioStylizer(device=painters.device)
 
     def guarded(endpoint):
         """A user mistake in a query is a 400 with one line; an unknown index is a 404."""
@@ -125,6 +159,21 @@ def create_app(painters: PainterPool, runs: list[RunFolder]) -> Starlette:
         return Response(data, media_type="image/gif" if suffix == ".gif" else "video/mp4",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
+    def stylizer_info(request: Request) -> Response:
+        return JSONResponse(stylizer.describe())
+
+    async def stylize_photo(request: Request) -> Response:
+        try:
+            size = _int(request, "size", 256)
+            strength, chroma_blur = _float(request, "strength"), _float(request, "chroma_blur")
+            data = await _upload(request)
+            png = await run_in_threadpool(stylizer.stylize_png, data, size, strength, chroma_blur)
+            response = Response(png, media_type="image/png", headers=_NO_STORE)
+        except UserError as exc:
+            response = _bad(str(exc), 413 if isinstance(exc, UploadTooLarge) else 400)
+        response.headers.update(_SECURITY)
+        return response
+
     def run_summary(request: Request) -> Response:
         index = int(request.path_params["run"])
         return JSONResponse(runs[index].dashboard(index), headers=_NO_STORE)
@@ -143,6 +192,8 @@ def create_app(painters: PainterPool, runs: list[RunFolder]) -> Starlette:
         Route("/api/walk/{painter:int}/frame.png", guarded(walk_frame)),
         Route("/api/walk/{painter:int}/walk.{fmt:str}", guarded(walk_file)),
         Route("/api/runs/{run:int}", guarded(run_summary)),
+        Route("/api/stylizer", guarded(stylizer_info)),
+        Route("/api/stylize.png", stylize_photo, methods=["POST"]),
         Route("/runs/{run:int}/files/{path:path}", guarded(run_file)),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -154,6 +154,66 @@ $("#walk-scrub").addEventListener("input", e => {
   showWalkFrame(Math.min(Number(e.target.value), Math.max(0, walk.loaded - 1)));
 });
 
+// ---- photo to Monet -------------------------------------------------------------------------
+// The chosen photo is sent as the request body; the painting comes back as PNG bytes. Changing a
+// control paints again; a newer request wins (window.studioStylize exposes the state to tests).
+const stylizeState = window.studioStylize = { token: 0, painted: 0, ready: false, afterUrl: null };
+
+function stylizeLabels() {
+  $("#stylize-strength-value").textContent = Number($("#stylize-strength").value).toFixed(2);
+  $("#stylize-chroma-value").textContent = Number($("#stylize-chroma").value).toFixed(2);
+}
+
+async function setUpStylizer() {
+  const response = await fetch("/api/stylizer");
+  if (!response.ok) { $("#stylize-status").textContent = await response.text(); return; }
+  const d = await response.json();
+  for (const [id, value, range] of [["#stylize-strength", d.strength, d.strength_range],
+                                    ["#stylize-chroma", d.chroma_blur, d.chroma_blur_range]]) {
+    Object.assign($(id), { min: range[0], max: range[1], value });
+  }
+  stylizeLabels();
+  stylizeState.ready = true;
+}
+
+async function stylizePhoto() {
+  const file = $("#stylize-file").files[0];
+  stylizeLabels();
+  if (!file || !stylizeState.ready) return;
+  const token = ++stylizeState.token;
+  const before = $("#stylize-before");
+  if (before.dataset.name !== file.name + file.size) {
+    if (before.src) URL.revokeObjectURL(before.src);
+    before.src = URL.createObjectURL(file);
+    before.dataset.name = file.name + file.size;
+  }
+  const qs = new URLSearchParams({ size: $("#stylize-size").value, strength: $("#stylize-strength").value,
+                                   chroma_blur: $("#stylize-chroma").value });
+  $("#stylize-status").textContent = "painting…";
+  $("#stylize-download").classList.add("disabled");
+  let response;
+  try { response = await fetch(`/api/stylize.png?${qs}`, { method: "POST", body: file }); }
+  catch (err) { if (token === stylizeState.token) $("#stylize-status").textContent = "the studio did not answer"; return; }
+  if (token !== stylizeState.token) return;
+  if (!response.ok) { $("#stylize-status").textContent = await response.text(); return; }
+  const blob = await response.blob();
+  if (token !== stylizeState.token) return;
+  if (stylizeState.afterUrl) URL.revokeObjectURL(stylizeState.afterUrl);
+  stylizeState.afterUrl = URL.createObjectURL(blob);
+  $("#stylize-after").src = stylizeState.afterUrl;
+  await $("#stylize-after").decode().catch(() => {});
+  const link = $("#stylize-download");
+  link.href = stylizeState.afterUrl;
+  link.setAttribute("download", file.name.replace(/\.[^.]*$/, "") + "-monet.png");
+  link.classList.remove("disabled");
+  $("#stylize-status").textContent = `painted at strength ${qs.get("strength")}, colour blur ${qs.get("chroma_blur")} px`;
+  stylizeState.painted++;
+}
+for (const id of ["#stylize-file", "#stylize-strength", "#stylize-chroma", "#stylize-size"]) {
+  $(id).addEventListener("change", stylizePhoto);
+}
+for (const id of ["#stylize-strength", "#stylize-chroma"]) $(id).addEventListener("input", stylizeLabels);
+
 // ---- charts ---------------------------------------------------------------------------------
 // A line/dot chart on a canvas: series = [{xs, ys, color, axis: "left"|"right", dots}], shared x.
 function extent(values) {
@@ -294,5 +354,6 @@ async function start() {
   gallery.ready = true;  // scroll and resize events before this point must not add tiles
   resetGallery();
   if (wanted.has("tab")) showTab(wanted.get("tab"));
+  await setUpStylizer();
 }
 start();
