@@ -101,6 +101,7 @@ def test_a_set_against_itself_has_mifid_zero_not_negative(reals, tmp_path):
     assert row["memorization_distance"] < 1e-6
     assert row["mifid"] >= 0.0
     assert row["mifid"] == pytest.approx(max(row["fid"], 0.0) / max(row["memorization_distance"], 1e-15))
+    assert row["precision_recall"]["precision"] == 1.0 and row["precision_recall"]["recall"] == 1.0
     from monetgan.metrics.stats import mifid
 
     feats = np.random.default_rng(0).normal(size=(20, 8))
@@ -143,3 +144,8 @@ def test_fid_infinity_is_reported_from_enough_images(reals, tmp_path, monkeypatc
     assert row["fid_curve"][-1][1] == pytest.approx(row["fid"], rel=1e-9)  # all ten: the plain FID
     assert np.isfinite(row["fid_infinity"]) and row["fid_infinity"] != row["fid"]
     assert f"{row['fid_infinity']:.2f}" in format_report(report)
+    # Precision and recall: ten fakes against the reals, drawn to equal sizes, with the halves' floor beside.
+    pr, floor = row["precision_recall"], report["real_floor"]["precision_recall"]
+    assert 0.0 <= pr["precision"] <= 1.0 and 0.0 <= pr["recall"] <= 1.0 and pr["size"] == 10  # 10 fakes, 12 reals
+    assert floor["size"] == report["real_floor"]["halves"][0] == 6
+    assert f"precision {pr['precision']:.3f}" in format_report(report) and "two halves of the paintings" in format_report(report)

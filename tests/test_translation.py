@@ -219,6 +219,8 @@ def test_photos_alone_are_judged_with_the_bundled_stylizer(cut_run, tmp_path, mo
     # paintings' and the photos' features come from the cache, and only its paintings are extracted.
     assert np.isfinite(report["photos"]["fid_infinity"]) and np.isfinite(row["fid_infinity"])
     assert f"FID_inf {report['photos']['fid_infinity']:.2f}" in monetgan.format_report(report)
+    photos_pr = report["photos"]["precision_recall"]  # the photos' own, beside the paintings'
+    assert f"precision {photos_pr['precision']:.3f}" in monetgan.format_report(report)
     extracted, original = [], ev.InceptionFeatures.__call__
     monkeypatch.setattr(ev.InceptionFeatures, "__call__",
                         lambda self, images, *a, **k: extracted.append(len(images)) or original(self, images, *a, **k))

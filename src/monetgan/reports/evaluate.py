@@ -37,7 +37,7 @@ from ..data.images import make_grid, save_png
 from ..metrics.inception import InceptionFeatures, inception_weights_path
 from ..metrics.msssim import pairwise_ms_ssim
 from ..metrics.stats import (fid_from_features, fid_infinity, fid_terms, kernel_inception_distance, mifid,
-                            nearest_cosine, nearest_pixel_l2, spearman)
+                            nearest_cosine, nearest_pixel_l2, precision_recall, spearman)
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE, as_submitted, check_jpeg_quality
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
@@ -112,8 +112,12 @@ def load_real_set(path: str | os.PathLike, resolution: int, extractor: Inception
     return RealSet(images, cached_features(images, extractor, cache_dir, show_progress), Path(path))
 
 
+PR_NEIGHBOURS = 3  # k of precision and recall, as Kynkaanniemi et al. use
+
+
 def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, seed: int = 0) -> dict[str, Any]:
-    """FID (and its mean and covariance terms), KID (mean and std over subsets), MiFID and SWD of fakes
+    """FID (and its mean and covariance terms), KID (mean and std over subsets), MiFID, SWD, and
+    precision and recall (what FID folds together: like the paintings, and covering them) of fakes
     against reals."""
     fid_mean, fid_covariance = fid_terms(fake_features, real.features)
     fid = fid_mean + fid_covariance
@@ -123,7 +127,15 @@ def quality_metrics(fake_images: np.ndarray, fake_features: np.ndarray, real: Re
     return {"fid": fid, "fid_mean_term": fid_mean, "fid_covariance_term": fid_covariance,
             "kid": kid, "kid_std": kid_std, "mifid": mi,
             "memorization_distance": memorization_distance, "swd": swd["mean"],
-            "swd_levels": {str(k): v for k, v in swd["levels"].items()}}
+            "swd_levels": {str(k): v for k, v in swd["levels"].items()},
+            "precision_recall": _precision_recall_if_possible(fake_features, real.features, seed)}
+
+
+def _precision_recall_if_possible(fake: np.ndarray, real: np.ndarray, seed: int) -> dict[str, Any] | None:
+    """Precision and recall, or None where a set is too small to have k nearest neighbours."""
+    if min(len(fake), len(real)) <= PR_NEIGHBOURS:
+        return None
+    return precision_recall(fake, real, k=PR_NEIGHBOURS, seed=seed)
 
 
 def real_floor(real: RealSet, seed: int = 0) -> dict[str, Any]:
@@ -133,7 +145,8 @@ def real_floor(real: RealSet, seed: int = 0) -> dict[str, Any]:
     fid = fid_from_features(real.features[a], real.features[b])
     kid, kid_std = kernel_inception_distance(real.features[a], real.features[b], seed=seed)
     swd = swd_real_floor(real.images, seed=seed)
-    return {"fid": fid, "kid": kid, "kid_std": kid_std, "swd": swd["mean"], "halves": [len(a), len(b)]}
+    return {"fid": fid, "kid": kid, "kid_std": kid_std, "swd": swd["mean"], "halves": [len(a), len(b)],
+            "precision_recall": _precision_recall_if_possible(real.features[a], real.features[b], seed)}
 
 
 def memorization(fake_images: np.ndarray, fake_features: np.ndarray, real: RealSet, grid_path: Path | None,
@@ -358,7 +371,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         photo_features = cached_features(photo_images, extractor, cache, show_progress)
         photo_report = {"source": where, "num": len(photo_images),
                         **{k: v for k, v in quality_metrics(photo_images, photo_features, real_set, seed).items()
-                           if k in ("fid", "kid", "kid_std", "mifid", "swd")}}
+                           if k in ("fid", "kid", "kid_std", "mifid", "swd", "precision_recall")}}
         if len(photo_images) >= FID_INFINITY_MIN_IMAGES:  # the baseline on the same footing as the paintings
             photo_report["fid_infinity"], _ = fid_infinity(photo_features, real_set.features, seed=seed)
 
@@ -447,6 +460,13 @@ def _painting_settings(row: dict[str, Any]) -> str:
     return f" ({', '.join(said)})" if said else ""
 
 
+def _precision_recall_text(pr: dict[str, Any]) -> str:
+    """'precision P ± s, recall R ± s (n vs n)'; sets of equal size are one draw, with no spread."""
+    parts = [f"{key} {pr[key]:.3f}" + (f" ± {pr[key + '_std']:.3f}" if pr[key + "_std"] else "")
+             for key in ("precision", "recall")]
+    return f"{', '.join(parts)} ({pr['size']} vs {pr['size']})"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of an `evaluate` report."""
     floor = report["real_floor"]
@@ -479,13 +499,19 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"FID extrapolated to infinitely many images (FID_inf, Chong & Forsyth 2020; the "
                          f"{row['num_real']} reals as they are): {row['fid_infinity']:.2f}, from "
                          + ", ".join(f"{fid:.2f} at {n}" for n, fid in row["fid_curve"][::3]))
+        if row.get("precision_recall") and floor.get("precision_recall"):
+            lines.append(f"precision and recall (Kynkaanniemi et al. 2019, Inception features, k={PR_NEIGHBOURS}: "
+                         "the share of paintings-like fakes, the share of paintings covered): "
+                         + _precision_recall_text(row["precision_recall"])
+                         + f"; two halves of the paintings: {_precision_recall_text(floor['precision_recall'])}")
         lines.append(f"diversity: pairwise MS-SSIM fake {d['fake_ms_ssim']:.3f} ± {d['fake_ms_ssim_std']:.3f}, "
                      f"real {d['real_ms_ssim']:.3f} ± {d['real_ms_ssim_std']:.3f} (lower is more diverse)")
     if "photos" in report:
         p = report["photos"]
         lines.append(f"photos before stylizing ({p['source']}, {p['num']}): FID {p['fid']:.2f}  KID {p['kid']:.4f}  "
                      f"MiFID {p['mifid']:.2f}  SWD {p['swd']:.2f}"
-                     + (f"  FID_inf {p['fid_infinity']:.2f}" if "fid_infinity" in p else ""))
+                     + (f"  FID_inf {p['fid_infinity']:.2f}" if "fid_infinity" in p else "")
+                     + (f"  {_precision_recall_text(p['precision_recall'])}" if p.get("precision_recall") else ""))
         lines.append("content kept (cosine of photo and painting in Inception features, 1 = the photo itself): " +
                      ", ".join(f"{row['name']} {row['content_cosine']:.3f}"
                                + _painting_settings(row)
