@@ -332,16 +332,31 @@ def _pairwise_euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.clip(sq, 0.0, None))
 
 
-def _inside_manifold(points: np.ndarray, support: np.ndarray, k: int) -> np.ndarray:
-    """For each point, whether it lies in the union of balls around the support's vectors, each ball
-    reaching that vector's k-th nearest neighbour within the support (Kynkaanniemi et al. 2019)."""
-    within = _pairwise_euclidean(support, support)
-    radii = np.partition(within, k, axis=1)[:, k]  # column 0 of each sorted row is the vector itself
-    inside = np.zeros(len(points), dtype=bool)
-    step = max(1, _BLOCK_ELEMENTS // len(support))
-    for start in range(0, len(points), step):
-        inside[start:start + step] = (_pairwise_euclidean(points[start:start + step], support) <= radii).any(1)
-    return inside
+def _row_blocks(n_rows: int, n_cols: int):
+    """Row ranges whose (rows, n_cols) distance block stays within _BLOCK_ELEMENTS."""
+    step = max(1, _BLOCK_ELEMENTS // n_cols)
+    return [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
+def _knn_radii(vectors: np.ndarray, k: int) -> np.ndarray:
+    """Each vector's distance to its k-th nearest neighbour within the set (column 0 is itself)."""
+    radii = np.empty(len(vectors))
+    for start, stop in _row_blocks(len(vectors), len(vectors)):
+        radii[start:stop] = np.partition(_pairwise_euclidean(vectors[start:stop], vectors), k, axis=1)[:, k]
+    return radii
+
+
+def _mutual_coverage(f: np.ndarray, f_radii: np.ndarray, r: np.ndarray, r_radii: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Which fakes lie inside the reals' manifold, and which reals inside the fakes': a set's manifold
+    is the union of balls around its vectors, each reaching the vector's k-th nearest neighbour
+    (Kynkaanniemi et al. 2019). One pass over the fake-real distances serves both."""
+    fake_inside, real_inside = np.zeros(len(f), dtype=bool), np.zeros(len(r), dtype=bool)
+    for start, stop in _row_blocks(len(f), len(r)):
+        d = _pairwise_euclidean(f[start:stop], r)
+        fake_inside[start:stop] = (d <= r_radii[None, :]).any(1)
+        real_inside |= (d <= f_radii[start:stop, None]).any(0)
+    return fake_inside, real_inside
 
 
 def precision_recall(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.ndarray, k: int = 3,
@@ -361,11 +376,16 @@ def precision_recall(fake: torch.Tensor | np.ndarray, real: torch.Tensor | np.nd
         raise ValueError(f"precision and recall with k={k} need more than {k} vectors in each set")
     rng = np.random.default_rng(seed)
     draws = 1 if len(f) == len(r) else subsets
+    # The set that is not drawn down is the same in every draw: its radii are computed once.
+    f_radii = _knn_radii(f, k) if len(f) == n else None
+    r_radii = _knn_radii(r, k) if len(r) == n else None
     scores = []
     for _ in range(draws):
         fs = f if len(f) == n else f[rng.choice(len(f), n, replace=False)]
         rs = r if len(r) == n else r[rng.choice(len(r), n, replace=False)]
-        scores.append((_inside_manifold(fs, rs, k).mean(), _inside_manifold(rs, fs, k).mean()))
+        fake_inside, real_inside = _mutual_coverage(fs, _knn_radii(fs, k) if f_radii is None else f_radii,
+                                                    rs, _knn_radii(rs, k) if r_radii is None else r_radii)
+        scores.append((fake_inside.mean(), real_inside.mean()))
     p, q = np.array(scores).T
     return {"precision": float(p.mean()), "precision_std": float(p.std()), "recall": float(q.mean()),
             "recall_std": float(q.std()), "k": k, "size": n}
