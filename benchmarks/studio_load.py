@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=12, help="distinct seeds painted (the rest come from the cache)")
     args = parser.parse_args()
 
-    painters, runs = studio_parts([args.run_dir] if args.run_dir else [])
+    painters, runs, stylizers = studio_parts([args.run_dir] if args.run_dir else [])
     frames = []
     if runs:
         from monetgan.painting.timelapse import list_frames
@@ -96,7 +96,7 @@ def main() -> None:
         frames = [f"/runs/0/files/frames/{path.name}" for _, path in list_frames(runs[0].root)]
     painter = 1 if args.run_dir else 0
     rss_before = memory_kib()
-    with running_server(create_app(painters, runs)) as url:
+    with running_server(create_app(painters, runs, stylizers)) as url:
         result = hammer(url, mixed_paths(painter, args.seeds, len(runs), frames), args.requests, args.clients)
     print(f"requests {result['requests']}  errors {result['errors']}  clients {args.clients}  "
           f"wall {result['wall_s']:.1f} s")

@@ -12,6 +12,9 @@ from PIL import Image
 # Tiny networks: every test run of train() uses these unless it says otherwise.
 TINY = dict(resolution=32, generator_channels=8, critic_channels=8, max_channels=32, latent_dim=16,
             batch_size=8, min_images=4, num_frame_samples=4, precision="fp32", log_every=1, keep_checkpoints=0)
+# A tiny CUT run: 32-px crops of 48-px images, a narrow translator, the pixel critic (fast).
+CUT_TINY = dict(TINY, crop_from=48, batch_size=4, translator_blocks=2, nce_patches=16, critic="pixel",
+                photo_holdout_percent=20, num_frame_samples=4)
 
 
 def one_thread_env() -> dict[str, str]:
@@ -80,3 +83,17 @@ def tiny_run(tmp_path_factory):
                              "--steps", "3", "--set", *set_items], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return run, result
+
+
+@pytest.fixture(scope="session")
+def cut_run(tmp_path_factory):
+    """A finished 2-step photo -> painting run (CUT_TINY): (root, TrainResult); root holds
+    paintings/, photos/ and run/."""
+    import monetgan
+
+    root = tmp_path_factory.mktemp("cut")
+    write_paintings(root / "paintings", count=12)
+    write_paintings(root / "photos", count=20, seed=3)
+    result = monetgan.train(root / "paintings", root / "run", preset="cut-128", photos=root / "photos",
+                            show_progress=False, tensorboard=False, **dict(CUT_TINY, steps=2, checkpoint_every=2))
+    return root, result

@@ -59,8 +59,8 @@ def raw_get(base: str, path: str) -> tuple[int, bytes]:
 def studio(tiny_run):
     """A studio over the tiny run: painter 0 is the bundled one, painter 1 the run's latest checkpoint."""
     run, _ = tiny_run
-    painters, runs = studio_parts([run])
-    with running_server(create_app(painters, runs)) as url:
+    painters, runs, stylizers = studio_parts([run])
+    with running_server(create_app(painters, runs, stylizers)) as url:
         yield url, painters, run
 
 
@@ -114,8 +114,8 @@ def served_run(tmp_path):
     (run / "outside").symlink_to(tmp_path, target_is_directory=True)
     (run / "checkpoints").mkdir()
     (run / "checkpoints" / "weights.pt").write_bytes(b"pickle-ish")
-    painters, runs = studio_parts([run])
-    with running_server(create_app(painters, runs)) as url:
+    painters, runs, stylizers = studio_parts([run])
+    with running_server(create_app(painters, runs, stylizers)) as url:
         yield url, run
 
 
@@ -181,19 +181,19 @@ def test_an_uploaded_photo_is_painted_byte_for_byte_as_monetgan_stylize_writes_i
 
     url, _, _ = studio
     photo = write_paintings(tmp_path / "photo", count=1, size=(300, 200))[0]  # a JPEG, 3:2
-    info = json.loads(get(url + "/api/stylizer")[1])
+    info = json.loads(get(url + "/api/stylizers/0")[1])
     card = json.loads((ROOT / "src/monetgan/weights/stylizer.json").read_text())
     assert info["chroma_blur"] == card["chroma_blur"] and info["strength"] == 1.0  # the card's, as stylize
     for query, settings in [("?strength=0.6&chroma_blur=0", dict(strength=0.6, chroma_blur=0.0)),
                             ("", {}),  # after another request's settings: the card's again, nothing left over
                             ("?size=96", dict(size=96))]:
-        status, body, headers = post(url + "/api/stylize.png" + query, photo.read_bytes())
+        status, body, headers = post(url + "/api/stylize/0.png" + query, photo.read_bytes())
         assert status == 200 and headers["content-type"] == "image/png"
         [written] = monetgan.stylize(photo, tmp_path / f"out{len(query)}", show_progress=False, **settings).written
         assert body == written.read_bytes(), query
         assert Image.open(io.BytesIO(body)).size == ((256, 171) if "size" not in settings else (96, 64))
-    plain = post(url + "/api/stylize.png", photo.read_bytes())[1]
-    assert plain != post(url + "/api/stylize.png?strength=0.6", photo.read_bytes())[1]  # the setting is used
+    plain = post(url + "/api/stylize/0.png", photo.read_bytes())[1]
+    assert plain != post(url + "/api/stylize/0.png?strength=0.6", photo.read_bytes())[1]  # the setting is used
 
 
 @pytest.mark.parametrize("query, body, words", [
@@ -208,7 +208,7 @@ def test_bad_uploads_and_settings_are_one_line_400s(studio, tmp_path, query, bod
     url, _, _ = studio
     if body is None:
         body = write_paintings(tmp_path / "photo", count=1)[0].read_bytes()
-    status, answer, _ = post(url + "/api/stylize.png" + query, body)
+    status, answer, _ = post(url + "/api/stylize/0.png" + query, body)
     assert status == 400 and words in answer.decode() and b"\n" not in answer.strip()
 
 
@@ -217,14 +217,43 @@ def test_an_upload_past_the_limit_is_refused_with_413(studio, monkeypatch):
 
     url, _, _ = studio
     monkeypatch.setattr(app, "MAX_UPLOAD_BYTES", 1000)
-    status, answer, _ = post(url + "/api/stylize.png", bytes(5000))
+    status, answer, _ = post(url + "/api/stylize/0.png", bytes(5000))
     assert status == 413 and b"smaller" in answer
     # Without a declared length (chunked), the body is still counted as it arrives.
     host, port = url.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    conn.request("POST", "/api/stylize.png", body=iter([bytes(600), bytes(600)]), encode_chunked=True)
+    conn.request("POST", "/api/stylize/0.png", body=iter([bytes(600), bytes(600)]), encode_chunked=True)
     assert conn.getresponse().status == 413
     conn.close()
+
+
+def test_a_translation_run_is_offered_as_a_stylizer_not_a_painter_and_paints_as_stylize_run(cut_run, tiny_run,
+                                                                                           tmp_path):
+    import monetgan
+
+    root, _ = cut_run
+    painters, runs, stylizers = studio_parts([root / "run", tiny_run[0]])
+    assert [p["label"] for p in painters.describe()] == ["bundled Monet painter", "run (latest checkpoint)"]
+    assert [s["label"] for s in stylizers.describe()] == ["bundled stylizer", "run (latest checkpoint)"]
+    assert len(runs) == 2  # both runs keep their dashboards
+    photo = write_paintings(tmp_path / "photo", count=1, size=(60, 44), seed=5)[0]
+    with running_server(create_app(painters, runs, stylizers)) as url:
+        info = json.loads(get(url + "/api/info")[1])
+        assert [s["index"] for s in info["stylizers"]] == [0, 1]
+        assert stylizers.loads == 0  # listing them loads nothing; the tab loads one when it is opened
+        settings = json.loads(get(url + "/api/stylizers/1")[1])
+        assert settings["label"] == "run (latest checkpoint)" and settings["strength"] == 1.0
+        assert settings["chroma_blur"] == 0.0  # the run's translator_chroma_blur, not the bundled card's 1
+        assert stylizers.loads == 1
+        for query, options in [("", {}), ("?size=40&chroma_blur=0.5", dict(size=40, chroma_blur=0.5))]:
+            status, body, _ = post(url + "/api/stylize/1.png" + query, photo.read_bytes())
+            [written] = monetgan.stylize(photo, tmp_path / f"out{len(query)}", run=root / "run",
+                                         show_progress=False, **options).written
+            assert status == 200 and body == written.read_bytes(), query
+        assert body != post(url + "/api/stylize/0.png?size=40&chroma_blur=0.5", photo.read_bytes())[1]
+        assert post(url + "/api/stylize/2.png", photo.read_bytes())[0] == 404
+        assert get(url + "/api/stylizers/2")[0] == 404
+        assert get(url + "/api/paint/2/0.png")[0] == 404  # the translator is not among the painters
 
 
 def test_walk_frames_from_the_server_start_and_end_on_the_paintings(studio):
@@ -441,11 +470,11 @@ def _load_module():
 def test_200_mixed_requests_from_20_clients_share_one_painter_without_errors(tiny_run):
     load = _load_module()
     run, _ = tiny_run
-    painters, runs = studio_parts([run])
+    painters, runs, stylizers = studio_parts([run])
     frames = [f"/runs/0/files/frames/{p.name}" for p in sorted((run / "frames").glob("step-*.png"))]
     paths = load.mixed_paths(painter=1, seeds=10, runs=1, frame_paths=frames)
     assert {p.split("/")[2] for p in paths} >= {"paint", "runs", "walk"} and any("/files/" in p for p in paths)
-    with running_server(create_app(painters, runs)) as url:
+    with running_server(create_app(painters, runs, stylizers)) as url:
         warm = load.hammer(url, paths, requests=200, clients=20)
         rss_warm = load.memory_kib()
         again = load.hammer(url, paths, requests=200, clients=20)

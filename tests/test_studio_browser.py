@@ -98,8 +98,8 @@ def studio(tiny_run, live_run):
     from monetgan.studio.app import create_app
     from monetgan.studio.server import running_server, studio_parts
 
-    painters, runs = studio_parts([tiny_run[0], live_run])
-    with running_server(create_app(painters, runs)) as url:
+    painters, runs, stylizers = studio_parts([tiny_run[0], live_run])
+    with running_server(create_app(painters, runs, stylizers)) as url:
         yield url
 
 
@@ -265,3 +265,27 @@ def test_a_chosen_photo_is_painted_as_monetgan_stylize_paints_it_and_a_slider_pa
     bad.write_bytes(b"these are notes, not a photo")
     driver.find_element("css selector", "#stylize-file").send_keys(str(bad))
     wait_for(driver, "return document.querySelector('#stylize-status').textContent.includes('cannot be used')", 60)
+
+
+def test_choosing_a_runs_stylizer_paints_with_it_and_its_own_settings(driver, cut_run, tmp_path):
+    import monetgan
+    from monetgan.studio.app import create_app
+    from monetgan.studio.server import running_server, studio_parts
+
+    root, _ = cut_run
+    photo = write_paintings(tmp_path / "photo", count=1, size=(90, 60), seed=7)[0]
+    [written] = monetgan.stylize(photo, tmp_path / "out", run=root / "run", show_progress=False).written
+    expected = np.asarray(Image.open(written).convert("RGB"))
+    painters, runs, stylizers = studio_parts([root / "run"])
+    with running_server(create_app(painters, runs, stylizers)) as url:
+        driver.get(url + "/?tab=stylize")
+        wait_for(driver, "return window.studioStylize.ready")
+        assert driver.find_element("css selector", "#stylize-chroma-value").text == "1.00"  # the bundled card's
+        driver.find_element("css selector", "#stylize-file").send_keys(str(photo))
+        wait_for(driver, "return window.studioStylize.painted === 1", 120)
+        driver.execute_script("const s = document.querySelector('#stylizer'); s.value = '1';"
+                              "s.dispatchEvent(new Event('change'));")
+        wait_for(driver, "return window.studioStylize.painted === 2", 120)  # choosing it paints again
+        assert driver.find_element("css selector", "#stylize-chroma-value").text == "0.00"  # the run's own
+        assert np.array_equal(shown_pixels(driver, driver.find_element("css selector", "#stylize-after")), expected)
+        assert "run (latest checkpoint)" in driver.find_element("css selector", "#stylize-status").text

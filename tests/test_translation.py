@@ -21,13 +21,10 @@ from monetgan.painting.bundled import bundle
 from monetgan.painting.stylize import load_stylizer, output_shape, stylize
 from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
 
-from conftest import TINY, write_paintings
+from conftest import CUT_TINY, TINY, write_paintings
 from test_cli import assert_one_line_error, run_cli
 from test_resume import digests
 
-# A tiny CUT run: 32-px crops of 48-px images, a narrow translator, the pixel critic (fast).
-CUT_TINY = dict(TINY, crop_from=48, batch_size=4, translator_blocks=2, nce_patches=16, critic="pixel",
-                photo_holdout_percent=20, num_frame_samples=4)
 CUT_SET = [f"{k}={v}" for k, v in CUT_TINY.items() if k != "resolution"]
 
 
@@ -36,16 +33,6 @@ def photos(tmp_path):
     folder = tmp_path / "photos"
     write_paintings(folder, count=20, seed=3)
     return folder
-
-
-@pytest.fixture(scope="module")
-def cut_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cut")
-    write_paintings(root / "paintings", count=12)
-    write_paintings(root / "photos", count=20, seed=3)
-    result = monetgan.train(root / "paintings", root / "run", preset="cut-128", photos=root / "photos",
-                            show_progress=False, tensorboard=False, **dict(CUT_TINY, steps=2, checkpoint_every=2))
-    return root, result
 
 
 def test_translator_keeps_any_size_that_is_a_multiple_of_4_and_has_no_transposed_convolutions():

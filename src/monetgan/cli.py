@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("studio", help="a local web page: gallery, walks between paintings, live run dashboards",
                        description="Serve the studio on 127.0.0.1: the bundled painter's gallery, walks, and a live "
                                    "dashboard for each RUN_DIR (a run's latest checkpoint, or a checkpoint folder, "
-                                   "also paints). Needs: pip install 'monetgan[studio]'.")
+                                   "also paints; a photo -> painting run's paints photos in the Photo to Monet "
+                                   "tab). Needs: pip install 'monetgan[studio]'.")
     p.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run folders or checkpoint folders")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--host", default="127.0.0.1",

@@ -3,22 +3,23 @@
 Routes (painters and runs are named by index, never by path, so a URL cannot point at a file):
   GET /                                  the page (static/index.html)
   GET /static/...                        its JS and CSS (package data)
-  GET /api/info                          painters and runs
+  GET /api/info                          painters, runs and stylizers (by index and label)
   GET /api/paint/{p}/{seed}.png          seed's painting by painter p (?download=1: as an attachment)
   GET /api/walk/{p}/frame.png            one frame of a walk (?seeds=3,17&frames=60&mode=slerp&i=0)
   GET /api/walk/{p}/walk.{gif,mp4}       the whole walk as a file (same query, plus fps)
   GET /api/runs/{r}                      run r's dashboard summary (the page polls it)
-  GET /api/stylizer                      the bundled stylizer's settings and their ranges
-  POST /api/stylize.png                  the photo in the body painted (?size=256&strength=1&chroma_blur=1)
+  GET /api/stylizers/{s}                 stylizer s's settings and their ranges (loads it)
+  POST /api/stylize/{s}.png              the photo in the body painted by s (?size=256&strength=1&chroma_blur=1)
   GET /runs/{r}/files/{path}             a file inside run r's folder (frames), checked by RunFolder.safe_file
 
 Endpoints are plain functions: Starlette runs them in its thread pool, so a forward pass never
-blocks the event loop, and the painters' locks keep passes on one generator apart. The one upload
+blocks the event loop, and the models' locks keep passes on one generator apart. The one upload
 reads its body asynchronously (bounded by MAX_UPLOAD_BYTES) and paints in the thread pool.
 """
 
 from __future__ import annotations
 
+import inspect
 import shutil
 import tempfile
 from pathlib import Path
@@ -34,7 +35,7 @@ from ..errors import UserError
 from ..painting.interpolate import MODES, parse_seeds
 from .painters import PainterPool
 from .runs import RunFolder
-from .stylizer import MAX_UPLOAD_BYTES, StudioStylizer
+from .stylizer import MAX_UPLOAD_BYTES, StylizerPool
 
 STATIC_DIR = Path(__file__).parent / "static"
 # The page asks for at most this many frames per walk and seeds per gallery page; beyond is refused
@@ -47,6 +48,18 @@ _SECURITY = {"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "de
 
 def _bad(message: str, status: int = 400) -> PlainTextResponse:
     return PlainTextResponse(message, status_code=status)
+
+
+def _refusal(exc: Exception) -> PlainTextResponse:
+    """A user's mistake as one line (400, or the error's own status); an unknown index as 404."""
+    if isinstance(exc, UserError):
+        return _bad(str(exc), getattr(exc, "status", 400))
+    return _bad("not found", 404)
+
+
+def _secured(response: Response) -> Response:
+    response.headers.update(_SECURITY)
+    return response
 
 
 def _int(request: Request, name: str, default: int | None = None) -> int:
@@ -73,6 +86,8 @@ def _float(request: Request, name: str) -> float | None:
 
 class UploadTooLarge(UserError):
     """An upload past MAX_UPLOAD_BYTES: answered 413, not 400."""
+
+    status = 413
 
 
 async def _upload(request: Request) -> bytes:
@@ -102,28 +117,34 @@ def _walk_query(request: Request) -> tuple[list[int], int, str]:
     return seeds, frames, mode
 
 
-def create_app(painters: PainterPool, runs: list[RunFolder], stylizer: StudioStylizer | None = None) -> Starlette:
-    """The studio app over these painters and run folders, and the bundled stylizer for photos."""
-    stylizer = stylizer or StudioStylizer(device=painters.device)
-
-    def guarded(endpoint):
-        """A user mistake in a query is a 400 with one line; an unknown index is a 404."""
-        def wrapped(request: Request) -> Response:
+def guarded(endpoint):
+    """A user mistake in a request is one line (400, or its own status); an unknown index is a
+    404. Plain endpoints run in Starlette's thread pool, async ones (the upload) on the event loop."""
+    if inspect.iscoroutinefunction(endpoint):
+        async def wrapped_async(request: Request) -> Response:
             try:
-                response = endpoint(request)
-            except UserError as exc:
-                response = _bad(str(exc))
-            except (KeyError, IndexError):
-                response = _bad("not found", 404)
-            response.headers.update(_SECURITY)
-            return response
-        return wrapped
+                return _secured(await endpoint(request))
+            except (UserError, KeyError, IndexError) as exc:
+                return _secured(_refusal(exc))
+        return wrapped_async
+
+    def wrapped(request: Request) -> Response:
+        try:
+            return _secured(endpoint(request))
+        except (UserError, KeyError, IndexError) as exc:
+            return _secured(_refusal(exc))
+    return wrapped
+
+
+def create_app(painters: PainterPool, runs: list[RunFolder], stylizers: StylizerPool | None = None) -> Starlette:
+    """The studio app over these painters, run folders and stylizers (default: the bundled one)."""
+    stylizers = StylizerPool(device=painters.device) if stylizers is None else stylizers
 
     def index(request: Request) -> Response:
         return FileResponse(STATIC_DIR / "index.html", headers=_NO_STORE)
 
     def info(request: Request) -> Response:
-        return JSONResponse({"painters": painters.describe(),
+        return JSONResponse({"painters": painters.describe(), "stylizers": stylizers.describe(),
                              "runs": [{"index": i, "name": run.name} for i, run in enumerate(runs)]})
 
     def painting(request: Request) -> Response:
@@ -159,20 +180,16 @@ def create_app(painters: PainterPool, runs: list[RunFolder], stylizer: StudioSty
         return Response(data, media_type="image/gif" if suffix == ".gif" else "video/mp4",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    def stylizer_info(request: Request) -> Response:
-        return JSONResponse(stylizer.describe())
+    def stylizer_settings(request: Request) -> Response:
+        return JSONResponse(stylizers.settings(int(request.path_params["stylizer"])))
 
     async def stylize_photo(request: Request) -> Response:
-        try:
-            size = _int(request, "size", 256)
-            strength, chroma_blur = _float(request, "strength"), _float(request, "chroma_blur")
-            data = await _upload(request)
-            png = await run_in_threadpool(stylizer.stylize_png, data, size, strength, chroma_blur)
-            response = Response(png, media_type="image/png", headers=_NO_STORE)
-        except UserError as exc:
-            response = _bad(str(exc), 413 if isinstance(exc, UploadTooLarge) else 400)
-        response.headers.update(_SECURITY)
-        return response
+        index = int(request.path_params["stylizer"])
+        size = _int(request, "size", 256)
+        strength, chroma_blur = _float(request, "strength"), _float(request, "chroma_blur")
+        data = await _upload(request)
+        png = await run_in_threadpool(stylizers.stylize_png, index, data, size, strength, chroma_blur)
+        return Response(png, media_type="image/png", headers=_NO_STORE)
 
     def run_summary(request: Request) -> Response:
         index = int(request.path_params["run"])
@@ -192,8 +209,8 @@ def create_app(painters: PainterPool, runs: list[RunFolder], stylizer: StudioSty
         Route("/api/walk/{painter:int}/frame.png", guarded(walk_frame)),
         Route("/api/walk/{painter:int}/walk.{fmt:str}", guarded(walk_file)),
         Route("/api/runs/{run:int}", guarded(run_summary)),
-        Route("/api/stylizer", guarded(stylizer_info)),
-        Route("/api/stylize.png", stylize_photo, methods=["POST"]),
+        Route("/api/stylizers/{stylizer:int}", guarded(stylizer_settings)),
+        Route("/api/stylize/{stylizer:int}.png", guarded(stylize_photo), methods=["POST"]),
         Route("/runs/{run:int}/files/{path:path}", guarded(run_file)),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

@@ -1,15 +1,15 @@
-"""The studio's painters: each loaded once, on first use, and shared by every request.
+"""The studio's painters: paintings, walk frames and walk videos, as `monetgan paint` and
+`monetgan interpolate` make them.
 
-A generator is an `nn.Module` whose forward pass is not meant to run from several threads at once,
-so one lock per painter serialises them; encoded PNGs are kept in a small LRU cache with a byte
-budget, so scrolling back and 20 clients asking for the same seed cost one forward pass.
+Each painter is loaded once and used under its own lock (`pool.py`); encoded PNGs are kept in a
+small LRU cache with a byte budget, so scrolling back and 20 clients asking for the same seed cost
+one forward pass.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from ..data.images import png_bytes
 from ..errors import UserError
 from ..painting.interpolate import walk_frames, write_walk
 from ..painting.paint import output_size, paint_seeds, painting_metadata, pick_generator, require_painter
+from .pool import LazyModelPool, ModelSpec
 
 
 class PngCache:
@@ -52,67 +53,31 @@ class PngCache:
         return self._bytes
 
 
-@dataclass
-class PainterSpec:
-    """Where a painter comes from: the bundled one (all None), a run folder (its latest checkpoint
-    when first used) or a checkpoint folder."""
+class PainterPool(LazyModelPool):
+    """All painters the studio offers (generators that paint from noise), loaded lazily and once."""
 
-    label: str
-    run: Path | None = None
-    checkpoint: Path | None = None
-
-
-@dataclass
-class Painter:
-    spec: PainterSpec
-    generator: nn.Module | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-class PainterPool:
-    """All painters the studio offers, loaded lazily and once; `loads` counts actual loads."""
-
-    def __init__(self, specs: list[PainterSpec], device: str = "cpu", size: int | None = None,
+    def __init__(self, specs: list[ModelSpec], device: str = "cpu", size: int | None = None,
                  cache: PngCache | None = None):
-        self.painters = [Painter(spec) for spec in specs]
-        self.device = device
+        super().__init__(specs, device)
         self.size = size
         self.cache = cache or PngCache()
-        self.loads = 0
-        self._load_lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self.painters)
-
-    def describe(self) -> list[dict]:
-        return [{"index": i, "label": p.spec.label} for i, p in enumerate(self.painters)]
-
-    def _painter(self, index: int) -> Painter:
-        if not 0 <= index < len(self.painters):
-            raise KeyError(index)
-        painter = self.painters[index]
-        if painter.generator is None:
-            with self._load_lock:  # double-checked: two first requests must not load it twice
-                if painter.generator is None:
-                    spec = painter.spec
-                    # A photo -> painting run has a dashboard but no gallery: one clear error, not a crash.
-                    painter.generator = require_painter(pick_generator(spec.run, spec.checkpoint, None, None,
-                                                                       self.device))
-                    self.loads += 1
-        return painter
+    def _load(self, spec: ModelSpec) -> nn.Module:
+        # A photo -> painting checkpoint named directly is not a painter: one clear error, not a crash.
+        return require_painter(pick_generator(spec.run, spec.checkpoint, None, None, self.device))
 
     def source(self, index: int) -> str:
-        return str(self._painter(index).generator.painter_source)
+        return str(self.loaded(index).module.painter_source)
 
     def painting_png(self, index: int, seed: int) -> bytes:
         """Seed `seed`'s painting as `monetgan paint` writes it: same pixels, same metadata, same bytes."""
         key = ("paint", index, seed, self.size)
         data = self.cache.get(key)
         if data is None:
-            painter = self._painter(index)
+            painter = self.loaded(index)
             with painter.lock:
-                image = paint_seeds(painter.generator, [seed], self.size)[0]
-            data = png_bytes(image, painting_metadata(painter.generator, seed))
+                image = paint_seeds(painter.module, [seed], self.size)[0]
+            data = png_bytes(image, painting_metadata(painter.module, seed))
             self.cache.put(key, data)
         return data
 
@@ -123,9 +88,9 @@ class PainterPool:
         key = ("walk", index, tuple(seeds), frames, mode, frame, self.size)
         data = self.cache.get(key)
         if data is None:
-            painter = self._painter(index)
+            painter = self.loaded(index)
             with painter.lock:
-                image = walk_frames(painter.generator, seeds, frames, mode, self.size, indices=[frame])[0]
+                image = walk_frames(painter.module, seeds, frames, mode, self.size, indices=[frame])[0]
             data = png_bytes(image)
             self.cache.put(key, data)
         return data
@@ -133,10 +98,10 @@ class PainterPool:
     def walk_video(self, index: int, seeds: list[int], frames: int, mode: str, suffix: str, fps: float,
                    workdir: Path) -> Path:
         """The whole walk written as .gif or .mp4 into `workdir` (the caller deletes it)."""
-        painter = self._painter(index)
+        painter = self.loaded(index)
         with painter.lock:
-            images: np.ndarray = walk_frames(painter.generator, seeds, frames, mode, self.size)
+            images: np.ndarray = walk_frames(painter.module, seeds, frames, mode, self.size)
         return write_walk(images, workdir / f"walk{suffix}", fps)
 
     def side(self, index: int) -> int:
-        return self.size or output_size(self._painter(index).generator)
+        return self.size or output_size(self.loaded(index).module)

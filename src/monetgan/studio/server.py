@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import socket
 import sys
@@ -17,8 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import UserError
-from .painters import PainterPool, PainterSpec
+from .painters import PainterPool
+from .pool import ModelSpec
 from .runs import RunFolder, is_run_folder
+from .stylizer import StylizerPool
 
 LOOPBACK = "127.0.0.1"
 
@@ -27,25 +30,36 @@ def _is_checkpoint_folder(path: Path) -> bool:
     return path.is_dir() and (path / "state.json").is_file() and (path / "config.json").is_file()
 
 
+def _translates(folder: Path) -> bool:
+    """Whether a run or checkpoint folder holds a photo -> painting translator (its config.json says
+    so; a run without one, a log or frames alone, is treated as a painter's)."""
+    try:
+        return json.loads((folder / "config.json").read_text()).get("generator") == "translator"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def studio_parts(paths: list[str | os.PathLike], device: str = "cpu",
-                 size: int | None = None) -> tuple[PainterPool, list[RunFolder]]:
-    """The painters (bundled first, then each run's latest checkpoint or each checkpoint folder) and
-    the run folders (each with a dashboard) that `paths` name."""
+                 size: int | None = None) -> tuple[PainterPool, list[RunFolder], StylizerPool]:
+    """The painters (bundled first, then each painter run's latest checkpoint or checkpoint folder),
+    the run folders (each with a dashboard) and the stylizers (bundled first, then each photo ->
+    painting run's or checkpoint folder's) that `paths` name."""
     if size is not None and not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
-    specs = [PainterSpec("bundled Monet painter")]
+    painters, stylizers = [ModelSpec("bundled Monet painter")], [ModelSpec("bundled stylizer")]
     runs: list[RunFolder] = []
     for raw in paths:
         path = Path(raw)
         if _is_checkpoint_folder(path):
-            specs.append(PainterSpec(f"{path.parent.parent.name}/{path.name}", checkpoint=path))
+            spec = ModelSpec(f"{path.parent.parent.name}/{path.name}", checkpoint=path)
         elif is_run_folder(path):
             runs.append(RunFolder(path))
-            specs.append(PainterSpec(f"{path.name} (latest checkpoint)", run=path))
+            spec = ModelSpec(f"{path.name} (latest checkpoint)", run=path)
         else:
             raise UserError(f"{path}: not a run folder (config.json, log.jsonl or frames/) "
                             f"nor a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
-    return PainterPool(specs, device=device, size=size), runs
+        (stylizers if _translates(path) else painters).append(spec)
+    return PainterPool(painters, device=device, size=size), runs, StylizerPool(stylizers, device=device)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -102,12 +116,12 @@ def serve(paths: list[str | os.PathLike], host: str = LOOPBACK, port: int = 7860
     """Serve the studio until Ctrl-C (uvicorn shuts down gracefully, then KeyboardInterrupt is raised)."""
     from .app import create_app
 
-    painters, runs = studio_parts(paths, device, size)
+    painters, runs, stylizers = studio_parts(paths, device, size)
     check_port_free(host, port)
     if host not in (LOOPBACK, "localhost", "::1"):
         print(f"monetgan: warning: serving on {host}, reachable from other machines; the studio has no "
               f"login, so anyone who can reach port {port} sees these runs", file=sys.stderr)
     shown = f"[{host}]" if ":" in host else host
-    print(f"monetgan studio: http://{shown}:{port}/  ({len(painters)} painters, {len(runs)} runs; Ctrl-C stops)",
-          flush=True)
-    _server(create_app(painters, runs), host, port).run()
+    print(f"monetgan studio: http://{shown}:{port}/  ({len(painters)} painters, {len(stylizers)} stylizers, "
+          f"{len(runs)} runs; Ctrl-C stops)", flush=True)
+    _server(create_app(painters, runs, stylizers), host, port).run()

@@ -14,6 +14,7 @@ const WALK_FPS = 24;
 function showTab(name) {
   document.querySelectorAll("nav button").forEach(b => b.classList.toggle("active", b.dataset.tab === name));
   document.querySelectorAll("main > .tab").forEach(s => s.classList.toggle("active", s.id === name));
+  if (name === "stylize" && !stylizeState.ready && !stylizeState.loading) chooseStylizer();
 }
 $("#tabs").addEventListener("click", e => { if (e.target.dataset.tab) showTab(e.target.dataset.tab); });
 
@@ -157,23 +158,30 @@ $("#walk-scrub").addEventListener("input", e => {
 // ---- photo to Monet -------------------------------------------------------------------------
 // The chosen photo is sent as the request body; the painting comes back as PNG bytes. Changing a
 // control paints again; a newer request wins (window.studioStylize exposes the state to tests).
-const stylizeState = window.studioStylize = { token: 0, painted: 0, ready: false, afterUrl: null };
+// A stylizer's settings (and so its weights) are fetched when the tab is first opened or another
+// stylizer is chosen, not at page load.
+const stylizeState = window.studioStylize = { token: 0, painted: 0, ready: false, loading: false, afterUrl: null };
 
 function stylizeLabels() {
   $("#stylize-strength-value").textContent = Number($("#stylize-strength").value).toFixed(2);
   $("#stylize-chroma-value").textContent = Number($("#stylize-chroma").value).toFixed(2);
 }
 
-async function setUpStylizer() {
-  const response = await fetch("/api/stylizer");
+async function chooseStylizer() {
+  stylizeState.ready = false;
+  stylizeState.loading = true;
+  const response = await fetch(`/api/stylizers/${$("#stylizer").value}`);
+  stylizeState.loading = false;
   if (!response.ok) { $("#stylize-status").textContent = await response.text(); return; }
   const d = await response.json();
   for (const [id, value, range] of [["#stylize-strength", d.strength, d.strength_range],
                                     ["#stylize-chroma", d.chroma_blur, d.chroma_blur_range]]) {
     Object.assign($(id), { min: range[0], max: range[1], value });
+    $(id).disabled = range[0] === range[1];  // a plain translator has no strength to change
   }
   stylizeLabels();
   stylizeState.ready = true;
+  await stylizePhoto();
 }
 
 async function stylizePhoto() {
@@ -192,7 +200,7 @@ async function stylizePhoto() {
   $("#stylize-status").textContent = "painting…";
   $("#stylize-download").classList.add("disabled");
   let response;
-  try { response = await fetch(`/api/stylize.png?${qs}`, { method: "POST", body: file }); }
+  try { response = await fetch(`/api/stylize/${$("#stylizer").value}.png?${qs}`, { method: "POST", body: file }); }
   catch (err) { if (token === stylizeState.token) $("#stylize-status").textContent = "the studio did not answer"; return; }
   if (token !== stylizeState.token) return;
   if (!response.ok) { $("#stylize-status").textContent = await response.text(); return; }
@@ -206,13 +214,15 @@ async function stylizePhoto() {
   link.href = stylizeState.afterUrl;
   link.setAttribute("download", file.name.replace(/\.[^.]*$/, "") + "-monet.png");
   link.classList.remove("disabled");
-  $("#stylize-status").textContent = `painted at strength ${qs.get("strength")}, colour blur ${qs.get("chroma_blur")} px`;
+  $("#stylize-status").textContent = `painted by ${$("#stylizer").selectedOptions[0].text} at strength ` +
+    `${qs.get("strength")}, colour blur ${qs.get("chroma_blur")} px`;
   stylizeState.painted++;
 }
 for (const id of ["#stylize-file", "#stylize-strength", "#stylize-chroma", "#stylize-size"]) {
   $(id).addEventListener("change", stylizePhoto);
 }
 for (const id of ["#stylize-strength", "#stylize-chroma"]) $(id).addEventListener("input", stylizeLabels);
+$("#stylizer").addEventListener("change", chooseStylizer);
 
 // ---- charts ---------------------------------------------------------------------------------
 // A line/dot chart on a canvas: series = [{xs, ys, color, axis: "left"|"right", dots}], shared x.
@@ -353,7 +363,7 @@ async function start() {
   if (wanted.has("painter")) { select.value = wanted.get("painter"); gallery.painter = Number(select.value); }
   gallery.ready = true;  // scroll and resize events before this point must not add tiles
   resetGallery();
+  for (const s of info.stylizers) $("#stylizer").add(new Option(s.label, s.index));
   if (wanted.has("tab")) showTab(wanted.get("tab"));
-  await setUpStylizer();
 }
 start();
