@@ -28,7 +28,14 @@ row says, against the paintings:
 - chroma-1+luma-S: the colour blur, and a Gaussian of S px on the brightness (Y) alone;
 - chroma-1+critic-picks-mirror / -strength: discriminator rejection (Azadi et al. 2019) with one
   painting kept per photo: the critic of --critic chooses between the photo's painting and its mirror
-  image's (mirrored back), or among strengths 0.8-1.2, whichever it scores highest.
+  image's (mirrored back), or among strengths 0.8-1.2, whichever it scores highest;
+- chroma-1+tone-X: per-image tone transport: each painting's brightness mean (b), brightness
+  contrast (c) and colourfulness (s) moved by a 1-D monotone (quantile) map from the FIT photos'
+  paintings' per-image distribution to the paintings' (X names which: b, bc, bcs, s);
+- chroma-1+gram-mean / -nearest: Gatys-style texture matching: 30 Adam steps (rate 0.01, the change
+  blurred with sigma 1 px against hatching) on each painting's pixels toward the Gram matrices of
+  EfficientNet-Lite0's four tapped layers (not FID's network), averaged over the paintings or of
+  the painting nearest in those Gram matrices.
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from monetgan.metrics.inception import InceptionFeatures
 from monetgan.metrics.stats import fid_terms, kernel_inception_distance, sqrt_psd
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
+from monetgan.nets.feature_network import load_feature_network
 from monetgan.nets.layers import chroma_low_pass, gaussian_kernel, separable_blur
 from monetgan.nets.translator import apply_painting_settings
 from monetgan.painting.stylize import load_stylizer, stylize_batch
@@ -158,6 +166,78 @@ def jpeg_round_trip(imgs: np.ndarray, quality: int, subsampling: int = 2) -> np.
     return np.stack(out)
 
 
+_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+
+
+def tone_statistics(imgs: np.ndarray) -> np.ndarray:
+    """(N, 3): each image's brightness mean and standard deviation and mean colourfulness (|CbCr|)."""
+    ycc = imgs.astype(np.float64) @ _YCC.T
+    return np.stack([ycc[..., 0].mean((1, 2)), ycc[..., 0].std((1, 2)),
+                     np.hypot(ycc[..., 1], ycc[..., 2]).mean((1, 2))], 1)
+
+
+def tone_transported(imgs: np.ndarray, fit: np.ndarray, target: np.ndarray, which: str) -> np.ndarray:
+    """Each image's tone statistics (`which` of b, c, s) moved by the quantile map from `fit`'s
+    per-image distribution to `target`'s; brightness mean and contrast on Y, colourfulness on CbCr."""
+    qs = np.linspace(0, 1, 201)
+    src, dst = tone_statistics(fit), tone_statistics(target)
+    maps = [lambda v, k=k: np.interp(v, np.quantile(src[:, k], qs), np.quantile(dst[:, k], qs)) for k in range(3)]
+    out = []
+    for image, (mean, std, colour) in zip(imgs, tone_statistics(imgs)):
+        ycc = image.astype(np.float64) @ _YCC.T
+        if "c" in which:
+            ycc[..., 0] = mean + (ycc[..., 0] - mean) * maps[1](std) / max(std, 1e-6)
+        if "b" in which:
+            ycc[..., 0] += maps[0](mean) - mean
+        if "s" in which:
+            ycc[..., 1:] *= maps[2](colour) / max(colour, 1e-6)
+        out.append(np.clip(np.rint(ycc @ np.linalg.inv(_YCC).T), 0, 255).astype(np.uint8))
+    return np.stack(out)
+
+
+def gram_matrices(net, x: torch.Tensor) -> list[torch.Tensor]:
+    grams = []
+    for f in net(x):
+        f = f.float().flatten(2)
+        grams.append(f @ f.transpose(1, 2) / f.shape[-1])
+    return grams
+
+
+def gram_matched(imgs: np.ndarray, paintings: np.ndarray, nearest: bool, steps: int = 30) -> np.ndarray:
+    """Each image's pixels moved toward the paintings' EfficientNet-Lite0 Gram matrices (see the rows);
+    the network in bf16 autocast, the Gram matrices and the loss in fp32."""
+    net, blur = load_feature_network(), gaussian_kernel(1.0)
+    bf16 = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16)
+    with torch.no_grad(), bf16():
+        real = [torch.cat(g) for g in zip(*[gram_matrices(net, to_tensor(paintings[i : i + 20]))
+                                            for i in range(0, len(paintings), 20)])]
+    scale = [g.pow(2).flatten(1).sum(1).mean() for g in real]  # each layer's loss on one scale
+    out = []
+    for i in range(0, len(imgs), 16):
+        x0 = to_tensor(imgs[i : i + 16])
+        with torch.no_grad(), bf16():
+            own = gram_matrices(net, x0)
+        if nearest:
+            d = sum((g[:, None] - r[None]).pow(2).flatten(2).sum(-1) / c for g, r, c in zip(own, real, scale))
+            target = [r[d.argmin(1)] for r in real]
+        else:
+            target = [r.mean(0, keepdim=True).expand_as(g) for r, g in zip(real, own)]
+        delta = torch.zeros_like(x0, requires_grad=True)
+        optimizer = torch.optim.Adam([delta], lr=0.01)
+        for _ in range(steps + 1):
+            x = (x0 + separable_blur(delta, blur)).clamp(-1, 1)
+            if _ == steps:
+                break
+            with bf16():
+                grams = gram_matrices(net, x)
+            loss = sum((g - t).pow(2).flatten(1).sum(1).mean() / c for g, t, c in zip(grams, target, scale))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+        out.append(to_uint8(x.detach()))
+    return np.concatenate(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--val", required=True)
@@ -209,7 +289,9 @@ def main() -> None:
     for side in (224, 320):
         rows[f"scale-{side}"] = lambda s=side: rescaled(stylizer, photos, s)
     for sigma in (0.75, 1.0, 1.5):
-        rows[f"chroma-{sigma:g}"] = lambda s=sigma: stylize_batch(with_settings(stylizer, chroma_blur=s), photos)
+        # cached: several rows start from these paintings
+        rows[f"chroma-{sigma:g}"] = functools.cache(lambda s=sigma: stylize_batch(with_settings(stylizer, chroma_blur=s),
+                                                                                 photos))
     for quality in (75, 95):
         rows[f"jpeg-{quality}"] = lambda q=quality: jpeg_round_trip(val, q)
     rows["jpeg-95-444"] = lambda: jpeg_round_trip(val, 95, subsampling=0)
@@ -219,6 +301,14 @@ def main() -> None:
             with_settings(stylizer, chroma_blur=1.0, strength=a), photos)
     rows["chroma-1+flip-average"] = lambda: flip_averaged(with_settings(stylizer, chroma_blur=1.0), photos)
     rows["chroma-1+luma-0.4"] = lambda: luma_low_pass(rows["chroma-1"](), 0.4)
+    fit_chroma_1 = functools.cache(lambda: stylize_batch(with_settings(stylizer, chroma_blur=1.0),
+                                                         images(args.fit_photos)[::2][:575]))
+    for which in ("b", "bc", "bcs", "s"):
+        rows[f"chroma-1+tone-{which}"] = lambda w=which: tone_transported(rows["chroma-1"](), fit_chroma_1(),
+                                                                         real.images, w)
+    for target in ("mean", "nearest"):
+        rows[f"chroma-1+gram-{target}"] = lambda t=target: gram_matched(rows["chroma-1"](), real.images,
+                                                                       nearest=t == "nearest")
     for name, paint in rows.items():
         if args.only is None or name in args.only:
             score(name, paint())

@@ -1,6 +1,6 @@
 """The studio's web app: a Starlette app serving one static page and a small JSON/PNG API.
 
-Routes (painters and runs are named by index, never by path, so a URL cannot point at a file):
+Routes (painters, stylizers and runs are named by index, never by path, so a URL cannot point at a file):
   GET /                                  the page (static/index.html)
   GET /static/...                        its JS and CSS (package data)
   GET /api/info                          painters, runs and stylizers (by index and label)
@@ -185,6 +185,8 @@ def create_app(painters: PainterPool, runs: list[RunFolder], stylizers: Stylizer
 
     async def stylize_photo(request: Request) -> Response:
         index = int(request.path_params["stylizer"])
+        if not 0 <= index < len(stylizers):
+            raise KeyError(index)  # before the upload is read
         size = _int(request, "size", 256)
         strength, chroma_blur = _float(request, "strength"), _float(request, "chroma_blur")
         data = await _upload(request)
