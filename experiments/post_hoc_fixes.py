@@ -32,6 +32,8 @@ row says, against the paintings:
 - chroma-1+tone-X: per-image tone transport: each painting's brightness mean (b), brightness
   contrast (c) and colourfulness (s) moved by a 1-D monotone (quantile) map from the FIT photos'
   paintings' per-image distribution to the paintings' (X names which: b, bc, bcs, s);
+- chroma-1+palette-nearest: each painting's colour (Cb, Cr) Gaussian moved by the W2 map onto the
+  nearest (in W2) of the 300 paintings' colour Gaussians, brightness kept;
 - chroma-1+gram-mean / -nearest: Gatys-style texture matching: 30 Adam steps (rate 0.01, the change
   blurred with sigma 1 px against hatching) on each painting's pixels toward the Gram matrices of
   EfficientNet-Lite0's four tapped layers (not FID's network), averaged over the paintings or of
@@ -71,12 +73,22 @@ def images(folder: str) -> np.ndarray:
 
 
 def gaussian_ot_map(src: np.ndarray, dst: np.ndarray):
+    """The W2-optimal map between the Gaussians fitted to two samples (rows)."""
+    return gaussian_ot_between(src.mean(0), np.cov(src.T), dst.mean(0), np.cov(dst.T))
+
+
+def gaussian_ot_between(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray):
     """x -> m2 + A (x - m1), A = S1^-1/2 (S1^1/2 S2 S1^1/2)^1/2 S1^-1/2: W2-optimal between Gaussians."""
-    m1, m2, c1, c2 = src.mean(0), dst.mean(0), np.cov(src.T), np.cov(dst.T)
     r1 = sqrt_psd(c1)
-    r1_inv = np.linalg.inv(r1)
+    r1_inv = np.linalg.inv(r1 + 1e-6 * np.eye(len(c1)))  # a flat grey picture has a singular colour covariance
     a = r1_inv @ sqrt_psd(r1 @ c2 @ r1) @ r1_inv
     return lambda x: (x - m1) @ a.T + m2
+
+
+def gaussian_w2(m1: np.ndarray, c1: np.ndarray, m2: np.ndarray, c2: np.ndarray) -> float:
+    """Squared W2 distance between two Gaussians."""
+    r1 = sqrt_psd(c1)
+    return float(((m1 - m2) ** 2).sum() + np.trace(c1 + c2 - 2 * sqrt_psd(r1 @ c2 @ r1)))
 
 
 def quantile_map(src: np.ndarray, dst: np.ndarray, n: int = 1024):
@@ -195,6 +207,26 @@ def tone_transported(imgs: np.ndarray, fit: np.ndarray, target: np.ndarray, whic
     return np.stack(out)
 
 
+def colour_gaussian(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of an image's colour (Cb, Cr) over its pixels."""
+    cbcr = (image.reshape(-1, 3).astype(np.float64) @ _YCC.T)[:, 1:]
+    return cbcr.mean(0), np.cov(cbcr.T)
+
+
+def nearest_palette(imgs: np.ndarray, paintings: np.ndarray) -> np.ndarray:
+    """Each image's colour (Cb, Cr; brightness kept) moved by the W2 map between its colour Gaussian
+    and that of the painting nearest to it in W2: a palette Monet used, one picture at a time."""
+    palettes = [colour_gaussian(p) for p in paintings]
+    out = []
+    for image in imgs:
+        own = colour_gaussian(image)
+        target = min(palettes, key=lambda palette: gaussian_w2(*own, *palette))
+        ycc = image.reshape(-1, 3).astype(np.float64) @ _YCC.T
+        ycc[:, 1:] = gaussian_ot_between(*own, *target)(ycc[:, 1:])
+        out.append(np.clip(np.rint(ycc @ np.linalg.inv(_YCC).T), 0, 255).astype(np.uint8).reshape(image.shape))
+    return np.stack(out)
+
+
 def gram_matrices(net, x: torch.Tensor) -> list[torch.Tensor]:
     grams = []
     for f in net(x):
@@ -224,17 +256,19 @@ def gram_matched(imgs: np.ndarray, paintings: np.ndarray, nearest: bool, steps: 
             target = [r.mean(0, keepdim=True).expand_as(g) for r, g in zip(real, own)]
         delta = torch.zeros_like(x0, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=0.01)
-        for _ in range(steps + 1):
-            x = (x0 + separable_blur(delta, blur)).clamp(-1, 1)
-            if _ == steps:
-                break
+
+        def changed() -> torch.Tensor:
+            return (x0 + separable_blur(delta, blur)).clamp(-1, 1)
+
+        for _ in range(steps):
             with bf16():
-                grams = gram_matrices(net, x)
+                grams = gram_matrices(net, changed())
             loss = sum((g - t).pow(2).flatten(1).sum(1).mean() / c for g, t, c in zip(grams, target, scale))
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        out.append(to_uint8(x.detach()))
+        with torch.no_grad():
+            out.append(to_uint8(changed()))
     return np.concatenate(out)
 
 
@@ -306,6 +340,7 @@ def main() -> None:
     for which in ("b", "bc", "bcs", "s"):
         rows[f"chroma-1+tone-{which}"] = lambda w=which: tone_transported(rows["chroma-1"](), fit_chroma_1(),
                                                                          real.images, w)
+    rows["chroma-1+palette-nearest"] = lambda: nearest_palette(rows["chroma-1"](), real.images)
     for target in ("mean", "nearest"):
         rows[f"chroma-1+gram-{target}"] = lambda t=target: gram_matched(rows["chroma-1"](), real.images,
                                                                        nearest=t == "nearest")
