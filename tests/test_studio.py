@@ -256,6 +256,22 @@ def test_a_translation_run_is_offered_as_a_stylizer_not_a_painter_and_paints_as_
         assert get(url + "/api/paint/2/0.png")[0] == 404  # the translator is not among the painters
 
 
+def test_a_plain_translator_offers_no_strength_and_a_residual_one_its_range(cut_run, tmp_path):
+    import monetgan
+    from conftest import CUT_TINY
+    from monetgan.nets.translator import STRENGTH_RANGE
+    from monetgan.studio.pool import ModelSpec
+    from monetgan.studio.stylizer import StylizerPool
+
+    root, _ = cut_run
+    monetgan.train(root / "paintings", tmp_path / "plain", preset="cut-128", photos=root / "photos",
+                   show_progress=False, tensorboard=False,
+                   **dict(CUT_TINY, steps=1, checkpoint_every=1, translator_residual=False))
+    pool = StylizerPool([ModelSpec("residual", run=root / "run"), ModelSpec("plain", run=tmp_path / "plain")])
+    assert pool.settings(0)["strength_range"] == list(STRENGTH_RANGE)
+    assert pool.settings(1)["strength_range"] == [1.0, 1.0] and pool.settings(1)["strength"] == 1.0
+
+
 def test_walk_frames_from_the_server_start_and_end_on_the_paintings(studio):
     url, _, _ = studio
     decode = lambda data: np.asarray(Image.open(__import__("io").BytesIO(data)).convert("RGB"))
