@@ -232,9 +232,9 @@ def test_a_translation_run_is_offered_as_a_stylizer_not_a_painter_and_paints_as_
     import monetgan
 
     root, _ = cut_run
-    painters, runs, stylizers = studio_parts([root / "run", tiny_run[0]])
-    assert [p["label"] for p in painters.describe()] == ["bundled Monet painter", "run (latest checkpoint)"]
-    assert [s["label"] for s in stylizers.describe()] == ["bundled stylizer", "run (latest checkpoint)"]
+    painters, runs, stylizers = studio_parts([root / "run", tiny_run[0]])  # both folders are named "run"
+    assert [p["label"] for p in painters.describe()] == ["bundled Monet painter", f"{tiny_run[0]} (latest checkpoint)"]
+    assert [s["label"] for s in stylizers.describe()] == ["bundled stylizer", f"{root / 'run'} (latest checkpoint)"]
     assert len(runs) == 2  # both runs keep their dashboards
     photo = write_paintings(tmp_path / "photo", count=1, size=(60, 44), seed=5)[0]
     with running_server(create_app(painters, runs, stylizers)) as url:
@@ -242,7 +242,7 @@ def test_a_translation_run_is_offered_as_a_stylizer_not_a_painter_and_paints_as_
         assert [s["index"] for s in info["stylizers"]] == [0, 1]
         assert stylizers.loads == 0  # listing them loads nothing; the tab loads one when it is opened
         settings = json.loads(get(url + "/api/stylizers/1")[1])
-        assert settings["label"] == "run (latest checkpoint)" and settings["strength"] == 1.0
+        assert settings["label"] == f"{root / 'run'} (latest checkpoint)" and settings["strength"] == 1.0
         assert settings["chroma_blur"] == 0.0  # the run's translator_chroma_blur, not the bundled card's 1
         assert stylizers.loads == 1
         for query, options in [("", {}), ("?size=40&chroma_blur=0.5", dict(size=40, chroma_blur=0.5))]:
@@ -431,6 +431,18 @@ def test_without_the_extra_studio_says_how_to_install_it():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip() == "monetgan: error: the studio needs its extra: pip install 'monetgan[studio]'"
+
+
+def test_runs_of_the_same_name_are_told_apart_by_their_paths(tiny_run, tmp_path):
+    import shutil
+
+    run, _ = tiny_run
+    copies = [tmp_path / "a" / "run", tmp_path / "b" / "run"]
+    for copy in copies:
+        shutil.copytree(run, copy)
+    painters, runs, _ = studio_parts([*copies, tmp_path / "a" / "run" / "checkpoints" / "step-000002"])
+    assert [r.name for r in runs] == [str(c) for c in copies]
+    assert [p["label"] for p in painters.describe()][1:] == [f"{c} (latest checkpoint)" for c in copies] + ["run/step-000002"]
 
 
 def test_not_a_run_folder_is_a_user_error(tmp_path):

@@ -46,9 +46,9 @@ def _read_json(path: Path) -> Any:
 class RunFolder:
     """One run folder: `dashboard()` for the page, `safe_file()` for the files it links to."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, name: str | None = None):
         self.root = Path(root).resolve()
-        self.name = Path(root).name
+        self.name = name or Path(root).name
         self._lock = threading.Lock()
         self._reset_log()
 

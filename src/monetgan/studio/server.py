@@ -39,6 +39,11 @@ def _translates(folder: Path) -> bool:
         return False
 
 
+def _short_name(path: Path) -> str:
+    """How menus and tabs name a folder: a run by its name, a checkpoint as RUN/step-NNNNNN."""
+    return f"{path.parent.parent.name}/{path.name}" if _is_checkpoint_folder(path) else path.name
+
+
 def studio_parts(paths: list[str | os.PathLike], device: str = "cpu",
                  size: int | None = None) -> tuple[PainterPool, list[RunFolder], StylizerPool]:
     """The painters (bundled first, then each painter run's latest checkpoint or checkpoint folder),
@@ -48,13 +53,16 @@ def studio_parts(paths: list[str | os.PathLike], device: str = "cpu",
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
     painters, stylizers = [ModelSpec("bundled Monet painter")], [ModelSpec("bundled stylizer")]
     runs: list[RunFolder] = []
-    for raw in paths:
+    names = [_short_name(Path(raw)) for raw in paths]
+    for raw, name in zip(paths, names):
         path = Path(raw)
+        if names.count(name) > 1:  # runs/a/run and runs/b/run: the paths as given tell them apart
+            name = str(raw)
         if _is_checkpoint_folder(path):
-            spec = ModelSpec(f"{path.parent.parent.name}/{path.name}", checkpoint=path)
+            spec = ModelSpec(name, checkpoint=path)
         elif is_run_folder(path):
-            runs.append(RunFolder(path))
-            spec = ModelSpec(f"{path.name} (latest checkpoint)", run=path)
+            runs.append(RunFolder(path, name))
+            spec = ModelSpec(f"{name} (latest checkpoint)", run=path)
         else:
             raise UserError(f"{path}: not a run folder (config.json, log.jsonl or frames/) "
                             f"nor a checkpoint folder (RUN_DIR/checkpoints/step-NNNNNN)")
