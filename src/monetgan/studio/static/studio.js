@@ -14,7 +14,10 @@ const WALK_FPS = 24;
 function showTab(name) {
   document.querySelectorAll("nav button").forEach(b => b.classList.toggle("active", b.dataset.tab === name));
   document.querySelectorAll("main > .tab").forEach(s => s.classList.toggle("active", s.id === name));
-  if (name === "stylize" && !stylizeState.ready && !stylizeState.loading) chooseStylizer();
+  // Not before start() has listed the stylizers: start() opens it then if this tab is showing.
+  if (name === "stylize" && !stylizeState.ready && !stylizeState.loading && $("#stylizer").options.length) {
+    chooseStylizer();
+  }
 }
 $("#tabs").addEventListener("click", e => { if (e.target.dataset.tab) showTab(e.target.dataset.tab); });
 
@@ -364,6 +367,6 @@ async function start() {
   gallery.ready = true;  // scroll and resize events before this point must not add tiles
   resetGallery();
   for (const s of info.stylizers) $("#stylizer").add(new Option(s.label, s.index));
-  if (wanted.has("tab")) showTab(wanted.get("tab"));
+  showTab(wanted.get("tab") || document.querySelector("nav button.active").dataset.tab);
 }
 start();
