@@ -62,7 +62,7 @@ from monetgan.metrics.stats import fid_terms, kernel_inception_distance, sqrt_ps
 from monetgan.metrics.swd import sliced_wasserstein
 from monetgan.nets import build_critic
 from monetgan.nets.feature_network import load_feature_network
-from monetgan.nets.layers import chroma_low_pass, gaussian_kernel, separable_blur
+from monetgan.nets.layers import YCBCR_TO_RGB, RGB_TO_YCBCR, chroma_low_pass, gaussian_kernel, separable_blur
 from monetgan.nets.translator import apply_painting_settings
 from monetgan.painting.stylize import load_stylizer, stylize_batch
 from monetgan.reports.evaluate import cached_features, default_cache_dir, load_real_set
@@ -178,14 +178,23 @@ def jpeg_round_trip(imgs: np.ndarray, quality: int, subsampling: int = 2) -> np.
     return np.stack(out)
 
 
-_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])
+def to_ycbcr(imgs: np.ndarray) -> np.ndarray:
+    """uint8 RGB (..., 3) -> float64 Y, Cb, Cr without offsets (nets/layers.py's JPEG matrix)."""
+    return imgs.astype(np.float64) @ RGB_TO_YCBCR.numpy().T
+
+
+def from_ycbcr(ycc: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(ycc @ YCBCR_TO_RGB.numpy().T), 0, 255).astype(np.uint8)
+
+
+def _tone_statistics_of(ycc: np.ndarray) -> np.ndarray:
+    return np.stack([ycc[..., 0].mean((1, 2)), ycc[..., 0].std((1, 2)),
+                     np.hypot(ycc[..., 1], ycc[..., 2]).mean((1, 2))], 1)
 
 
 def tone_statistics(imgs: np.ndarray) -> np.ndarray:
     """(N, 3): each image's brightness mean and standard deviation and mean colourfulness (|CbCr|)."""
-    ycc = imgs.astype(np.float64) @ _YCC.T
-    return np.stack([ycc[..., 0].mean((1, 2)), ycc[..., 0].std((1, 2)),
-                     np.hypot(ycc[..., 1], ycc[..., 2]).mean((1, 2))], 1)
+    return _tone_statistics_of(to_ycbcr(imgs))
 
 
 def tone_transported(imgs: np.ndarray, fit: np.ndarray, target: np.ndarray, which: str) -> np.ndarray:
@@ -195,21 +204,21 @@ def tone_transported(imgs: np.ndarray, fit: np.ndarray, target: np.ndarray, whic
     src, dst = tone_statistics(fit), tone_statistics(target)
     maps = [lambda v, k=k: np.interp(v, np.quantile(src[:, k], qs), np.quantile(dst[:, k], qs)) for k in range(3)]
     out = []
-    for image, (mean, std, colour) in zip(imgs, tone_statistics(imgs)):
-        ycc = image.astype(np.float64) @ _YCC.T
+    for ycc in to_ycbcr(imgs):
+        mean, std, colour = _tone_statistics_of(ycc[None])[0]
         if "c" in which:
             ycc[..., 0] = mean + (ycc[..., 0] - mean) * maps[1](std) / max(std, 1e-6)
         if "b" in which:
             ycc[..., 0] += maps[0](mean) - mean
         if "s" in which:
             ycc[..., 1:] *= maps[2](colour) / max(colour, 1e-6)
-        out.append(np.clip(np.rint(ycc @ np.linalg.inv(_YCC).T), 0, 255).astype(np.uint8))
+        out.append(from_ycbcr(ycc))
     return np.stack(out)
 
 
 def colour_gaussian(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and covariance of an image's colour (Cb, Cr) over its pixels."""
-    cbcr = (image.reshape(-1, 3).astype(np.float64) @ _YCC.T)[:, 1:]
+    cbcr = to_ycbcr(image.reshape(-1, 3))[:, 1:]
     return cbcr.mean(0), np.cov(cbcr.T)
 
 
@@ -221,9 +230,9 @@ def nearest_palette(imgs: np.ndarray, paintings: np.ndarray) -> np.ndarray:
     for image in imgs:
         own = colour_gaussian(image)
         target = min(palettes, key=lambda palette: gaussian_w2(*own, *palette))
-        ycc = image.reshape(-1, 3).astype(np.float64) @ _YCC.T
+        ycc = to_ycbcr(image.reshape(-1, 3))
         ycc[:, 1:] = gaussian_ot_between(*own, *target)(ycc[:, 1:])
-        out.append(np.clip(np.rint(ycc @ np.linalg.inv(_YCC).T), 0, 255).astype(np.uint8).reshape(image.shape))
+        out.append(from_ycbcr(ycc).reshape(image.shape))
     return np.stack(out)
 
 

@@ -230,6 +230,12 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
+def _row_blocks(n_rows: int, n_cols: int):
+    """Row ranges whose (rows, n_cols) distance block stays within _BLOCK_ELEMENTS."""
+    step = max(1, _BLOCK_ELEMENTS // n_cols)
+    return [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+
+
 def nearest_cosine(
     feats_fake: torch.Tensor | np.ndarray, feats_train: torch.Tensor | np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -246,12 +252,11 @@ def nearest_cosine(
         raise ValueError("no training features")
     dist = np.empty(f.shape[0], dtype=np.float64)
     idx = np.empty(f.shape[0], dtype=np.int64)
-    step = max(1, _BLOCK_ELEMENTS // t.shape[0])
-    for start in range(0, f.shape[0], step):
-        sim = f[start:start + step] @ t.T
+    for start, stop in _row_blocks(f.shape[0], t.shape[0]):
+        sim = f[start:stop] @ t.T
         best = sim.argmax(axis=1)
-        idx[start:start + step] = best
-        dist[start:start + step] = 1.0 - sim[np.arange(sim.shape[0]), best]
+        idx[start:stop] = best
+        dist[start:stop] = 1.0 - sim[np.arange(sim.shape[0]), best]
     return np.clip(dist, 0.0, 2.0), idx
 
 
@@ -330,12 +335,6 @@ def nearest_pixel_l2(fake_uint8: np.ndarray, train_uint8: np.ndarray) -> tuple[n
 def _pairwise_euclidean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * (a @ b.T)
     return np.sqrt(np.clip(sq, 0.0, None))
-
-
-def _row_blocks(n_rows: int, n_cols: int):
-    """Row ranges whose (rows, n_cols) distance block stays within _BLOCK_ELEMENTS."""
-    step = max(1, _BLOCK_ELEMENTS // n_cols)
-    return [(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
 
 
 def _knn_radii(vectors: np.ndarray, k: int) -> np.ndarray:
