@@ -56,7 +56,7 @@ from safetensors.torch import load_file
 
 from monetgan.config import config_from_dict
 from monetgan.data.dataset import load_dataset
-from monetgan.data.images import to_uint8
+from monetgan.data.images import from_uint8, to_uint8
 from monetgan.metrics.inception import InceptionFeatures
 from monetgan.metrics.stats import fid_terms, kernel_inception_distance, sqrt_psd
 from monetgan.metrics.swd import sliced_wasserstein
@@ -102,14 +102,10 @@ def moved(colour_map, imgs: np.ndarray, fraction: float) -> np.ndarray:
     return np.clip(x + fraction * (colour_map(x) - x), 0, 255).round().astype(np.uint8).reshape(imgs.shape)
 
 
-def to_tensor(imgs: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(imgs).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-
-
 def discriminator_transport(critic, imgs: np.ndarray, steps: int, eps: float = 0.01) -> np.ndarray:
     blur, out = gaussian_kernel(1.0), []
     for i in range(0, len(imgs), 16):
-        x = to_tensor(imgs[i : i + 16])
+        x = from_uint8(imgs[i : i + 16])
         for _ in range(steps):
             x.requires_grad_(True)
             (grad,) = torch.autograd.grad(critic(x).sum(), x)
@@ -153,7 +149,7 @@ def flip_averaged(translator, photos: np.ndarray) -> np.ndarray:
 def luma_low_pass(imgs: np.ndarray, sigma: float) -> np.ndarray:
     """A Gaussian of `sigma` px on the brightness (Y) alone. blur(x) = Y(blur x) + C(blur x) and
     chroma_low_pass(x) = Y(x) + C(blur x), so x + blur(x) - chroma_low_pass(x) = Y(blur x) + C(x)."""
-    x = to_tensor(imgs)
+    x = from_uint8(imgs)
     blurred = separable_blur(x, gaussian_kernel(sigma))
     return to_uint8(x + blurred - chroma_low_pass(x, sigma))
 
@@ -161,7 +157,7 @@ def luma_low_pass(imgs: np.ndarray, sigma: float) -> np.ndarray:
 def critic_picks(critic, candidates: list[np.ndarray]) -> np.ndarray:
     """Per photo, the candidate painting the critic scores highest (one painting kept per photo)."""
     with torch.no_grad():
-        scores = np.stack([np.concatenate([critic(to_tensor(c[i : i + 16])).flatten().numpy()
+        scores = np.stack([np.concatenate([critic(from_uint8(c[i : i + 16])).flatten().numpy()
                                            for i in range(0, len(c), 16)]) for c in candidates])
     best = scores.argmax(0)
     print(f"  critic's choices: {np.bincount(best, minlength=len(candidates)).tolist()}", flush=True)
@@ -250,12 +246,12 @@ def gram_matched(imgs: np.ndarray, paintings: np.ndarray, nearest: bool, steps: 
     net, blur = load_feature_network(), gaussian_kernel(1.0)
     bf16 = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16)
     with torch.no_grad(), bf16():
-        real = [torch.cat(g) for g in zip(*[gram_matrices(net, to_tensor(paintings[i : i + 20]))
+        real = [torch.cat(g) for g in zip(*[gram_matrices(net, from_uint8(paintings[i : i + 20]))
                                             for i in range(0, len(paintings), 20)])]
     scale = [g.pow(2).flatten(1).sum(1).mean() for g in real]  # each layer's loss on one scale
     out = []
     for i in range(0, len(imgs), 16):
-        x0 = to_tensor(imgs[i : i + 16])
+        x0 = from_uint8(imgs[i : i + 16])
         with torch.no_grad(), bf16():
             own = gram_matrices(net, x0)
         if nearest:

@@ -8,7 +8,7 @@ from PIL import Image
 
 from monetgan.data.dataset import BatchOrder, NoneAskedFor, load_dataset, real_batch
 from monetgan.errors import UserError
-from monetgan.data.images import decode_square
+from monetgan.data.images import decode_square, from_uint8, to_uint8
 
 from conftest import write_paintings
 
@@ -125,3 +125,13 @@ def test_only_decodes_the_named_images_and_names_a_miss(tmp_path):
     with pytest.raises(UserError) as missing:
         load_dataset(tmp_path / "nowhere", 16, show_progress=False, only={"p001.png"})
     assert not isinstance(missing.value, NoneAskedFor)
+
+
+def test_pixels_to_network_range_and_back_is_exact_for_every_value():
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3), dtype=np.uint8)
+    pixels[0, 0, :3, 0] = [0, 128, 255]
+    x = from_uint8(pixels)
+    assert x.shape == (2, 3, 5, 7) and x.dtype == torch.float32
+    assert x[0, 0, 0, :3].tolist() == pytest.approx([-1.0, 128 / 127.5 - 1, 1.0], abs=1e-6)
+    assert np.array_equal(to_uint8(x), pixels)
+    assert torch.equal(from_uint8(pixels[:, ::-1]), x.flip(2))  # a strided view is taken as it reads

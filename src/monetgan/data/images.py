@@ -97,6 +97,12 @@ def decode_rgb(data: bytes, at_least: int) -> Image.Image:
     return img
 
 
+def from_uint8(pixels: np.ndarray) -> torch.Tensor:
+    """(B, H, W, 3) pixels in 0..255 (uint8, or float from a resize) -> (B, 3, H, W) float in [-1, 1]:
+    what the networks take, the inverse of `to_uint8`."""
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) float in [-1, 1] -> (B, H, W, 3) uint8, rounding to nearest."""
     x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)

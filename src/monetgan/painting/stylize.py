@@ -20,7 +20,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..data.dataset import KAGGLE_PHOTO_FOLDER, display_name, image_sources
-from ..data.images import UnusableImage, decode_rgb, save_png, to_uint8
+from ..data.images import UnusableImage, decode_rgb, from_uint8, save_png, to_uint8
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
 from ..nets.translator import Translator, apply_painting_settings
@@ -69,7 +69,7 @@ def stylize_image(translator: nn.Module, photo: Image.Image, size: int) -> np.nd
     net_w, net_h = max(4, round(width / 4) * 4), max(4, round(height / 4) * 4)
     pixels = np.asarray(photo.resize((net_w, net_h), Image.Resampling.LANCZOS), dtype=np.float32)
     device = next(translator.parameters()).device
-    x = torch.from_numpy(pixels).permute(2, 0, 1)[None].div(127.5).sub(1.0).to(device)
+    x = from_uint8(pixels[None]).to(device)
     painting = to_uint8(translator.eval()(x))[0]
     if (net_w, net_h) != (width, height):
         painting = np.asarray(Image.fromarray(painting).resize((width, height), Image.Resampling.LANCZOS))
@@ -85,8 +85,7 @@ def stylize_batch(translator: torch.nn.Module, photos: np.ndarray, batch_size: i
     out = []
     bar = tqdm(total=len(photos), desc="stylizing", unit="photo", disable=not show_progress)
     for i in range(0, len(photos), batch_size):
-        x = torch.from_numpy(photos[i : i + batch_size]).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-        out.append(to_uint8(translator(x.to(device))))
+        out.append(to_uint8(translator(from_uint8(photos[i : i + batch_size]).to(device))))
         bar.update(len(out[-1]))
     bar.close()
     return np.concatenate(out)
