@@ -242,24 +242,3 @@ def test_critic_blur_is_checked_and_old_configs_load_without_it():
     del saved["critic_blur"]  # a run saved before the key existed
     assert config_from_dict(saved, "config.json").critic_blur == 0.0
     assert build_critic(TrainConfig(critic="projected", critic_blur=1.0).resolved()).blur_kernel.numel() == 7
-
-
-def test_the_feature_network_reads_channels_last_and_scores_and_gradients_are_the_layouts_own(features):
-    critic = ProjectedCritic(128, feature_network=features)
-    seen = []
-    hook = features._conv_stem.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
-    image = smooth_image().repeat(2, 1, 1, 1)
-    results = {}
-    for layout in (False, True):
-        critic.channels_last = layout
-        x = image.clone().requires_grad_(True)
-        score = critic(x)
-        score.sum().backward()
-        results[layout] = (score.detach(), x.grad)
-    hook.remove()
-    assert not seen[0].is_contiguous(memory_format=torch.channels_last)
-    assert seen[1].is_contiguous(memory_format=torch.channels_last) and not seen[1].is_contiguous()
-    (score_nchw, grad_nchw), (score_nhwc, grad_nhwc) = results[False], results[True]
-    assert torch.allclose(score_nhwc, score_nchw, rtol=1e-4, atol=1e-5)
-    assert grad_nhwc.abs().sum() > 0 and torch.allclose(grad_nhwc, grad_nchw, rtol=1e-3, atol=1e-6)
-    assert ProjectedCritic(128, feature_network=features).channels_last  # on by default

@@ -88,10 +88,6 @@ class ProjectedCritic(nn.Module):
                  feature_network: EfficientNetLite0 | None = None, blur_sigma: float = 0.0):
         super().__init__()
         self.resolution = resolution
-        # The feature network reads channels_last (NHWC) images on every device: its depthwise
-        # convolutions have fast NHWC kernels on CPUs as on GPUs (`python -m benchmarks.critic_layout`
-        # times both layouts). An attribute, so the benchmark can switch it off.
-        self.channels_last = True
         # Not persistent: it is a pure function of the config, so checkpoints stay as they were.
         self.register_buffer("blur_kernel", gaussian_kernel(blur_sigma), persistent=False)
         # Below 128 px the stride-32 map would be smaller than a head's 4x4: enlarge such images first.
@@ -111,8 +107,6 @@ class ProjectedCritic(nn.Module):
             image = separable_blur(image, self.blur_kernel)
         if image.shape[-1] < self.input_size:
             image = F.interpolate(image, size=self.input_size, mode="bilinear", align_corners=False)
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
         return self.projection(self.features(image))
 
     def score(self, features: list[torch.Tensor]) -> torch.Tensor:
