@@ -212,21 +212,20 @@ def tone_transported(imgs: np.ndarray, fit: np.ndarray, target: np.ndarray, whic
     return np.stack(out)
 
 
-def colour_gaussian(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance of an image's colour (Cb, Cr) over its pixels."""
-    cbcr = to_ycbcr(image.reshape(-1, 3))[:, 1:]
-    return cbcr.mean(0), np.cov(cbcr.T)
+def colour_gaussian(ycc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the colour (Cb, Cr) of pixels in YCbCr (rows)."""
+    return ycc[:, 1:].mean(0), np.cov(ycc[:, 1:].T)
 
 
 def nearest_palette(imgs: np.ndarray, paintings: np.ndarray) -> np.ndarray:
     """Each image's colour (Cb, Cr; brightness kept) moved by the W2 map between its colour Gaussian
     and that of the painting nearest to it in W2: a palette Monet used, one picture at a time."""
-    palettes = [colour_gaussian(p) for p in paintings]
+    palettes = [colour_gaussian(to_ycbcr(p.reshape(-1, 3))) for p in paintings]
     out = []
     for image in imgs:
-        own = colour_gaussian(image)
+        ycc = to_ycbcr(image.reshape(-1, 3))  # once per picture: its Gaussian and its map both read it
+        own = colour_gaussian(ycc)
         target = min(palettes, key=lambda palette: gaussian_w2(*own, *palette))
-        ycc = to_ycbcr(image.reshape(-1, 3))
         ycc[:, 1:] = gaussian_ot_between(*own, *target)(ycc[:, 1:])
         out.append(from_ycbcr(ycc).reshape(image.shape))
     return np.stack(out)

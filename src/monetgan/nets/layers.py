@@ -63,8 +63,8 @@ def separable_blur(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
 
 # JPEG's (ITU-R BT.601, full range) RGB -> YCbCr, without the offsets: a linear map of [-1, 1] pixels.
 RGB_TO_YCBCR = torch.tensor([[0.299, 0.587, 0.114],
-                              [-0.168736, -0.331264, 0.5],
-                              [0.5, -0.418688, -0.081312]], dtype=torch.float64)
+                             [-0.168736, -0.331264, 0.5],
+                             [0.5, -0.418688, -0.081312]], dtype=torch.float64)
 YCBCR_TO_RGB = torch.linalg.inv(RGB_TO_YCBCR)
 # The two halves of the identity (luma + chroma = I), built once here, not on every forward:
 _LUMA_ONLY = (YCBCR_TO_RGB[:, :1] @ RGB_TO_YCBCR[:1]).float()  # RGB -> the RGB of its Y alone
