@@ -69,7 +69,7 @@ from monetgan.reports.evaluate import cached_features, default_cache_dir, load_r
 
 
 def images(folder: str) -> np.ndarray:
-    return load_dataset(folder, 256, show_progress=False).images.permute(0, 2, 3, 1).contiguous().numpy()
+    return load_dataset(folder, 256, show_progress=False).pixels()
 
 
 def gaussian_ot_map(src: np.ndarray, dst: np.ndarray):

@@ -40,11 +40,6 @@ from monetgan.nets.generator_file import load_bundled, read_card, weights_dir
 from monetgan.painting.stylize import STYLIZER_NAME
 
 
-def read_pixels(folder: str) -> np.ndarray:
-    """Every image of a folder at 256 px as (N, 256, 256, 3) uint8."""
-    return load_dataset(folder, 256, show_progress=False).images.permute(0, 2, 3, 1).contiguous().numpy()
-
-
 def style_descriptor(features: torch.nn.Module, image: torch.Tensor) -> torch.Tensor:
     """(B, 3, H, W) in [-1, 1] -> (B, 992): channel means and stds of the four taps, in fp32."""
     parts = []
@@ -104,15 +99,13 @@ def main() -> None:
     for net in (teacher, student):  # match what `monetgan stylize` paints: the card's colour low-pass
         net.chroma_blur = float(card.get("chroma_blur", 0.0))
     features = load_feature_network()
-    photos = read_pixels(args.photos)
-    paintings = read_pixels(args.paintings)
+    photos = load_dataset(args.photos, 256, show_progress=False).pixels()
+    paintings = load_dataset(args.paintings, 256, show_progress=False).pixels()
     print(f"{len(photos)} photos, {len(paintings)} paintings", flush=True)
 
-    with torch.no_grad():
-        real = torch.cat([style_descriptor(features, from_uint8(paintings[i:i + 50]))
-                          for i in range(0, len(paintings), 50)])
-        real = torch.cat([real, torch.cat([style_descriptor(features, from_uint8(paintings[i:i + 50]).flip(-1))
-                                           for i in range(0, len(paintings), 50)])])
+    with torch.no_grad():  # the paintings and their mirror images, as training flips the photos
+        batches = [from_uint8(paintings[i:i + 50]) for i in range(0, len(paintings), 50)]
+        real = torch.cat([style_descriptor(features, b) for b in batches + [b.flip(-1) for b in batches]])
     mean, std = real.mean(0), real.std(0) + 1e-6
     real = (real - mean) / std
 
@@ -120,6 +113,7 @@ def main() -> None:
     rng = torch.Generator().manual_seed(args.seed)
     np_rng = np.random.default_rng(args.seed)
     queue = torch.empty(0, real.shape[1])
+    settings = f"anchor {args.anchor}, lr {args.lr}, batch {args.batch}"
     cpu0, step = time.process_time(), 0
     log = open(out / "log.txt", "a")
     while time.process_time() - cpu0 < args.minutes * 60:
@@ -146,8 +140,8 @@ def main() -> None:
             log.flush()
             print(line, flush=True)
         if step % args.save_every == 0:
-            save(student, card, out, step, f"anchor {args.anchor}, lr {args.lr}, batch {args.batch}")
-    save(student, card, out, step, f"anchor {args.anchor}, lr {args.lr}, batch {args.batch}")
+            save(student, card, out, step, settings)
+    save(student, card, out, step, settings)
 
 
 if __name__ == "__main__":

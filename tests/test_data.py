@@ -29,6 +29,17 @@ def test_recursive_folder_with_mixed_formats(tmp_path):
     assert ds.skipped == []
 
 
+def test_pixels_are_the_decoded_images_channels_last(tmp_path):
+    rng = np.random.default_rng(0)
+    art = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    art[:, :8] = (255, 0, 0)  # rows, columns and channels all differ, so any transpose shows
+    (tmp_path / "a.png").write_bytes(encode(art))
+    pixels = load_dataset(tmp_path, 32, show_progress=False).pixels()
+    assert pixels.shape == (1, 32, 32, 3) and pixels.dtype == np.uint8 and pixels.flags.c_contiguous
+    np.testing.assert_array_equal(pixels[0], decode_square(encode(art), 32))
+    assert tuple(pixels[0, 5, 2]) == (255, 0, 0) and tuple(pixels[0, 2, 20]) != (255, 0, 0)
+
+
 def test_centre_crop_keeps_the_middle():
     img = np.zeros((40, 120, 3), np.uint8)
     img[:, 40:80] = 255  # white square in the middle of a wide black image

@@ -45,6 +45,10 @@ class Dataset:
         """SHA-256 of the decoded pixels: identifies the data a run was trained on."""
         return pixels_fingerprint(self.images)
 
+    def pixels(self) -> np.ndarray:
+        """The images as (N, R, R, 3) uint8, channels last, as Pillow and numpy code wants them."""
+        return self.images.permute(0, 2, 3, 1).contiguous().numpy()
+
 
 def pixels_fingerprint(images: torch.Tensor) -> str:
     """SHA-256 of a uint8 image tensor's pixels."""

@@ -79,8 +79,7 @@ def _training_images(checkpoint: Path | None, data: str | os.PathLike | None, re
         if not run_json.exists():
             raise UserError(f"checkpoint {checkpoint}: cannot find its training data; pass --data to check for near-copies")
         data = json.loads(run_json.read_text())["data"]
-    dataset = load_dataset(data, resolution, show_progress=False)
-    return dataset.images.permute(0, 2, 3, 1).numpy()
+    return load_dataset(data, resolution, show_progress=False).pixels()
 
 
 def _recorded_metrics(checkpoint: Path) -> dict:
