@@ -276,17 +276,11 @@ def gram_matched(imgs: np.ndarray, paintings: np.ndarray, nearest: bool, steps: 
     return np.concatenate(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--val", required=True)
-    parser.add_argument("--fit-photos", required=True)
-    parser.add_argument("--paintings", required=True)
-    parser.add_argument("--critic", help="a checkpoint folder whose critic the dot rows follow")
-    parser.add_argument("--soup", nargs="*", default=[], help="checkpoint folders to average")
-    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
-    args = parser.parse_args()
+def row_scorer(paintings: str):
+    """(score, real): score(name, images) prints one row, FID (with its mean term), KID and SWD of the
+    images against the paintings; real holds the paintings' pixels and Inception features."""
     extractor, cache = InceptionFeatures(), default_cache_dir()
-    real = load_real_set(args.paintings, 256, extractor, cache, show_progress=False)
+    real = load_real_set(paintings, 256, extractor, cache, show_progress=False)
 
     def score(name: str, imgs: np.ndarray) -> None:
         feats = cached_features(imgs, extractor, cache, show_progress=False)
@@ -296,6 +290,19 @@ def main() -> None:
         print(f"{name:22s} FID {mean_term + cov_term:7.2f} (mean term {mean_term:5.2f})  KID {kid:.4f}  SWD {swd:6.2f}",
               flush=True)
 
+    return score, real
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--val", required=True)
+    parser.add_argument("--fit-photos", required=True)
+    parser.add_argument("--paintings", required=True)
+    parser.add_argument("--critic", help="a checkpoint folder whose critic the dot rows follow")
+    parser.add_argument("--soup", nargs="*", default=[], help="checkpoint folders to average")
+    parser.add_argument("--only", nargs="*", help="row names to run (default: all)")
+    args = parser.parse_args()
+    score, real = row_scorer(args.paintings)
     stylizer = load_stylizer(chroma_blur=0.0)  # as trained: the card's colour blur is one of the rows
     photos = images(args.val)  # decoded once: several rows paint them again
     val = stylize_batch(stylizer, photos)
