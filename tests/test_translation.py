@@ -18,7 +18,9 @@ from monetgan.nets import build_generator
 from monetgan.nets.layers import chroma_low_pass
 from monetgan.nets.translator import PHOTO_LIMIT, Translator, set_chroma_blur, set_strength
 from monetgan.painting.bundled import bundle
-from monetgan.painting.stylize import load_stylizer, output_shape, stylize
+from monetgan import devices
+from monetgan.data.images import from_uint8, to_uint8
+from monetgan.painting.stylize import load_stylizer, output_shape, stylize, stylize_batch
 from monetgan.training.patch_nce import PatchProjector, info_nce, patch_nce_loss
 
 from conftest import CUT_TINY, TINY, write_paintings
@@ -316,6 +318,40 @@ def test_stylize_strength_zero_gives_the_photo_back_and_bad_strengths_are_one_li
     assert_one_line_error(result, "--chroma-blur", "--photos")
 
 
+def test_precision_auto_follows_the_cpu_and_explicit_precisions_are_obeyed(monkeypatch):
+    cpu = torch.device("cpu")
+    for native in (True, False):
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda native=native: native)
+        assert devices.computes_in_bf16(cpu, "auto") is native
+        assert devices.computes_in_bf16(cpu, "fp32") is False and devices.computes_in_bf16(cpu, "bf16") is True
+    assert devices.computes_in_bf16(torch.device("cuda"), "auto") is True
+
+
+def test_a_stylizer_paints_in_the_precision_asked_for(cut_run, tmp_path):
+    root, _ = cut_run
+    translator = load_stylizer(root / "run")
+    photos = np.random.default_rng(2).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    fp32 = stylize_batch(translator, photos, precision="fp32")
+    with torch.no_grad():  # fp32 is the translator itself, bit for bit
+        direct = to_uint8(translator.eval()(from_uint8(photos)))
+    assert np.array_equal(fp32, direct)
+    bf16 = stylize_batch(translator, photos, precision="bf16")
+    gap = np.abs(bf16.astype(int) - fp32)
+    assert gap.max() > 0 and gap.mean() < 2  # computed otherwise, the same painting to within rounding
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(photos[0]).save(src / "p.png")
+    one = stylize(src, tmp_path / "one", run=root / "run", size=32, precision="bf16", show_progress=False)
+    assert np.array_equal(np.asarray(Image.open(one.written[0])), bf16[0])  # stylize paints as stylize_batch
+    result = run_cli("stylize", src, "--out", tmp_path / "o", "--run", root / "run", "--precision", "fp16")
+    assert result.returncode == 2 and "--precision" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "o").exists()
+    result = run_cli("export-kaggle", "--run", root / "run", "--precision", "bf16", "--out", tmp_path / "x.zip")
+    assert_one_line_error(result, "--precision", "--photos")
+    with pytest.raises(UserError, match="--precision"):
+        stylize(src, tmp_path / "o", run=root / "run", precision="fp16", show_progress=False)
+
+
 def _luma(x: torch.Tensor) -> torch.Tensor:
     return 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
 
@@ -392,7 +428,7 @@ def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
     row = report["results"][0]
     assert row["strength"] == 0.0 and row["content_cosine"] > 0.999
     assert abs(row["fid"] - report["photos"]["fid"]) < 0.05 * report["photos"]["fid"]
-    assert "(strength 0)" in monetgan.format_report(report)
+    assert "(strength 0" in monetgan.format_report(report)  # ", computed in bf16" follows on CPUs with native bf16
     with pytest.raises(UserError, match="0..2"):
         monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, strength=5.0,
                           show_progress=False)
@@ -400,7 +436,7 @@ def test_evaluate_at_strength_zero_judges_the_photos_themselves(cut_run):
                                 chroma_blur=8.0, show_progress=False)
     row8 = blurred["results"][0]
     assert row8["chroma_blur"] == 8.0 and row8["content_cosine"] < row["content_cosine"]  # the photo's colour washed
-    assert "(strength 0, colour blur 8 px)" in monetgan.format_report(blurred)
+    assert "(strength 0, colour blur 8 px" in monetgan.format_report(blurred)
     with pytest.raises(UserError, match="--chroma-blur"):
         monetgan.evaluate(root / "run", real=root / "paintings", num=50, cache_dir=None, chroma_blur=-2.0,
                           show_progress=False)

@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from .config import DEFAULT_PRESET, LOSSES, RESOLUTIONS, parse_set_items, preset_names
+from .config import DEFAULT_PRESET, LOSSES, PRECISIONS, RESOLUTIONS, parse_set_items, preset_names
 from .errors import ReportedByRankZero, UserError
 
 
@@ -104,7 +104,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                       holdout=args.holdout, num=args.num, json_out=args.json, ema=args.ema, device=args.device,
                       seed=args.seed, cache_dir=None if args.no_cache else "default", judge_at=args.judge_at,
                       photos=args.photos, strength=args.strength, chroma_blur=args.chroma_blur,
-                      jpeg=args.jpeg, show_progress=not args.quiet)
+                      jpeg=args.jpeg, precision=args.precision, show_progress=not args.quiet)
     print(format_report(report))
     if args.json:
         print(f"wrote {args.json}")
@@ -120,13 +120,14 @@ def _export_kaggle(args: argparse.Namespace) -> int:
         result = export_kaggle_from_photos(args.photos, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                                            num=args.num, out=args.out, ema=args.ema, data=args.data,
                                            device=args.device, strength=args.strength, chroma_blur=args.chroma_blur,
-                                           show_progress=not args.quiet)
+                                           precision=args.precision, show_progress=not args.quiet)
         print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
         return 0
     from .nets.translator import settings_given
     from .painting.export import export_kaggle
 
-    if given := settings_given(strength=args.strength, chroma_blur=args.chroma_blur):
+    if given := settings_given(strength=args.strength, chroma_blur=args.chroma_blur) + \
+            (["--precision"] if args.precision != "auto" else []):
         raise UserError(f"{given[0]} is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
     if args.num is None:
         args.num = 7000
@@ -143,7 +144,8 @@ def _stylize(args: argparse.Namespace) -> int:
 
     result = stylize(args.photos, args.out, run=args.run, checkpoint=args.checkpoint, weights=args.weights,
                      size=args.size, overwrite=args.overwrite, ema=args.ema, device=args.device,
-                     strength=args.strength, chroma_blur=args.chroma_blur, show_progress=not args.quiet)
+                     strength=args.strength, chroma_blur=args.chroma_blur, precision=args.precision,
+                     show_progress=not args.quiet)
     print(f"wrote {len(result.written)} paintings to {args.out}")
     if result.skipped:
         print(f"skipped {len(result.skipped)} photos that could not be used:")
@@ -188,6 +190,9 @@ def _add_stylizer_settings_args(p: argparse.ArgumentParser) -> None:
                    help="a stylizer's colour blur, 0..8 px: a Gaussian on the painting's colour, brightness "
                         "kept; 0 = off (default: its card's, else its run's translator_chroma_blur; "
                         "export-kaggle: 0, as its 4:2:0 JPEGs hold colour at half resolution already)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="how a stylizer computes: auto (default) = bf16 on CUDA and on CPUs with native bf16 "
+                        "(AVX-512 BF16 or AMX), where it paints 1.5-1.8x faster with FID unchanged, else fp32")
 
 
 def _add_generator_args(p: argparse.ArgumentParser) -> None:

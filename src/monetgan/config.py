@@ -106,7 +106,7 @@ class TrainConfig:
     min_images: int = 10  # refuse to train on fewer usable images than this
 
     # --- runtime ---------------------------------------------------------------------------
-    precision: str = "auto"  # auto: bf16 autocast on CUDA, fp32 on CPU | fp32 | bf16
+    precision: str = "auto"  # auto: bf16 autocast on CUDA and on CPUs with native bf16, else fp32 | fp32 | bf16
     device: str = "auto"  # auto | cpu | cuda | cuda:N
 
     # --- bookkeeping (all in generator steps) ----------------------------------------------

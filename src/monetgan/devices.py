@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from contextlib import nullcontext
 
 import torch
 
@@ -62,3 +63,18 @@ def cpu_has_native_bf16() -> bool:
     except OSError:  # not Linux: stay with fp32
         return False
     return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def computes_in_bf16(device: torch.device, precision: str) -> bool:
+    """Whether `precision` (auto, fp32 or bf16) means bf16 autocast on `device`. auto: on CUDA, and
+    on CPUs with native bf16 (cpu_has_native_bf16); on other CPUs bf16 is emulated and slower."""
+    if precision != "auto":
+        return precision == "bf16"
+    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+
+
+def autocast_for(device: torch.device, precision: str):
+    """bf16 autocast where computes_in_bf16, else nothing."""
+    if computes_in_bf16(device, precision):
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return nullcontext()

@@ -23,7 +23,7 @@ from ..nets.generator_file import weights_dir
 from .export import (KAGGLE_MAX, KAGGLE_MIN, KAGGLE_SIZE, NEAR_COPY_RMS, SUBMISSION_QUALITY, ExportResult, _training_images,
                      submission_path, validate_submission, write_manifest, write_submission_zip)
 from .paint import resolve_checkpoint
-from .stylize import STYLIZER_NAME, load_stylizer, stylize_batch
+from .stylize import STYLIZER_NAME, check_precision, load_stylizer, stylize_batch
 
 
 def _stylizer_source(run, checkpoint, weights, ema) -> tuple[Path | None, dict]:
@@ -45,7 +45,7 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
                               data: str | os.PathLike | None = None, near_copy_rms: float = NEAR_COPY_RMS,
                               quality: int = SUBMISSION_QUALITY, batch_size: int = 16, device: str = "auto",
                               strength: float | None = None, chroma_blur: float | None = None,
-                              show_progress: bool = True) -> ExportResult:
+                              precision: str = "auto", show_progress: bool = True) -> ExportResult:
     """Stylize `photos` (all of them, or the first `num` in name order) into the Kaggle zip.
 
     The stylizer comes from `run`, `checkpoint` or `weights`; with none of them, the bundled one.
@@ -54,7 +54,9 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
     `chroma_blur`: None paints without the stylizer's colour blur: the zip's 4:2:0 JPEGs store colour at
     half resolution, which is that low-pass already, and the two together blur colour past the paintings'
     (docs/photo-to-monet.md, "Colour noise"). A number is applied before the JPEG all the same.
+    `precision`: how the stylizer computes (painting/stylize.check_precision).
     """
+    check_precision(precision)
     out_path = submission_path(out)
     translator = load_stylizer(run, checkpoint, weights, ema, device, strength,
                                0.0 if chroma_blur is None else chroma_blur)
@@ -73,7 +75,8 @@ def export_kaggle_from_photos(photos: str | os.PathLike, *, run: str | os.PathLi
         raise UserError(f"--num {count:,}: --photos {photos} has only {len(found):,} usable photos")
     started = time.perf_counter()
     names = found.names[:count]
-    images = stylize_batch(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size, show_progress)
+    images = stylize_batch(translator, found.images[:count].permute(0, 2, 3, 1).numpy(), batch_size, show_progress,
+                           precision)
     del found
     reals = _training_images(ckpt, data, KAGGLE_SIZE)
     copies = np.flatnonzero(nearest_pixel_l2(images, reals)[0] < near_copy_rms)

@@ -19,8 +19,10 @@ from PIL import Image
 from torch import nn
 from tqdm.auto import tqdm
 
+from ..config import PRECISIONS
 from ..data.dataset import KAGGLE_PHOTO_FOLDER, display_name, image_sources
 from ..data.images import UnusableImage, decode_rgb, from_uint8, save_png, to_uint8
+from ..devices import autocast_for
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
 from ..nets.translator import Translator, apply_painting_settings
@@ -56,6 +58,13 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
     return model
 
 
+def check_precision(precision: str) -> None:
+    """How a stylizer computes: auto (bf16 autocast on CUDA and on CPUs with native bf16, where it
+    paints 1.5-1.8x faster with FID unchanged; docs/photo-to-monet.md), fp32 or bf16."""
+    if precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
 def output_shape(width: int, height: int, size: int) -> tuple[int, int]:
     """(width, height) with the longer side `size` and the photo's aspect ratio."""
     scale = size / max(width, height)
@@ -63,14 +72,16 @@ def output_shape(width: int, height: int, size: int) -> tuple[int, int]:
 
 
 @torch.no_grad()
-def stylize_image(translator: nn.Module, photo: Image.Image, size: int) -> np.ndarray:
-    """One RGB photo -> its painting, (H, W, 3) uint8, longer side `size`, aspect ratio kept."""
+def stylize_image(translator: nn.Module, photo: Image.Image, size: int, precision: str = "auto") -> np.ndarray:
+    """One RGB photo -> its painting, (H, W, 3) uint8, longer side `size`, aspect ratio kept;
+    `precision`: check_precision's."""
     width, height = output_shape(photo.width, photo.height, size)
     net_w, net_h = max(4, round(width / 4) * 4), max(4, round(height / 4) * 4)
     pixels = np.asarray(photo.resize((net_w, net_h), Image.Resampling.LANCZOS), dtype=np.float32)
     device = next(translator.parameters()).device
     x = from_uint8(pixels[None]).to(device)
-    painting = to_uint8(translator.eval()(x))[0]
+    with autocast_for(device, precision):
+        painting = to_uint8(translator.eval()(x).float())[0]
     if (net_w, net_h) != (width, height):
         painting = np.asarray(Image.fromarray(painting).resize((width, height), Image.Resampling.LANCZOS))
     return painting
@@ -78,14 +89,16 @@ def stylize_image(translator: nn.Module, photo: Image.Image, size: int) -> np.nd
 
 @torch.no_grad()
 def stylize_batch(translator: torch.nn.Module, photos: np.ndarray, batch_size: int = 16,
-                  show_progress: bool = False) -> np.ndarray:
-    """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode."""
+                  show_progress: bool = False, precision: str = "auto") -> np.ndarray:
+    """(N, S, S, 3) uint8 photos -> their paintings, same shape, through a translator in eval mode;
+    `precision`: check_precision's."""
     translator.eval()
     device = next(translator.parameters()).device
     out = []
     bar = tqdm(total=len(photos), desc="stylizing", unit="photo", disable=not show_progress)
     for i in range(0, len(photos), batch_size):
-        out.append(to_uint8(translator(from_uint8(photos[i : i + batch_size]).to(device))))
+        with autocast_for(device, precision):
+            out.append(to_uint8(translator(from_uint8(photos[i : i + batch_size]).to(device)).float()))
         bar.update(len(out[-1]))
     bar.close()
     return np.concatenate(out)
@@ -100,15 +113,17 @@ def _output_name(name: str) -> str:
 def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.PathLike | None = None,
             checkpoint: str | os.PathLike | None = None, weights: str | os.PathLike | None = None,
             size: int = 256, overwrite: bool = False, ema: bool | None = None, device: str = "auto",
-            strength: float | None = None, chroma_blur: float | None = None,
+            strength: float | None = None, chroma_blur: float | None = None, precision: str = "auto",
             show_progress: bool = True) -> StylizeResult:
-    """Paint every photo of a file, folder or zip (Kaggle's zip: its photo_jpg/) as PNGs in `out`.
+    """Paint every photo of a file, folder or zip (Kaggle's zip: its photo_jpg/) as PNGs in `out`;
+    `precision`: check_precision's.
 
     Example:
         >>> monetgan.stylize("photo_jpg", "monets", run="runs/cut")  # doctest: +SKIP
     """
     if not 16 <= size <= 4096:
         raise UserError(f"--size must lie in 16..4096 pixels, got {size}")
+    check_precision(precision)
     translator = load_stylizer(run, checkpoint, weights, ema, device, strength, chroma_blur)
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
@@ -128,7 +143,7 @@ def stylize(photos: str | os.PathLike, out: str | os.PathLike, *, run: str | os.
             except UnusableImage as exc:
                 bad.append((name, str(exc)))
                 continue
-            save_png(stylize_image(translator, photo, size), target)
+            save_png(stylize_image(translator, photo, size, precision), target)
             result.written.append(target)
     result.skipped = [(display_name(name), display_name(why)) for name, why in bad]
     if not result.written:

@@ -30,7 +30,7 @@ from safetensors.numpy import load_file, save_file
 
 from ..training.checkpoint import checkpoints_named, list_checkpoints
 from ..data.dataset import KAGGLE_PHOTO_FOLDER, NoneAskedFor, load_dataset
-from ..devices import pick_device
+from ..devices import computes_in_bf16, pick_device
 from ..errors import UserError
 from ..files import atomic_output, atomic_write_text
 from ..data.images import make_grid, save_png
@@ -41,7 +41,7 @@ from ..metrics.stats import (fid_from_features, fid_infinity, fid_terms, kernel_
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE, as_submitted, check_jpeg_quality
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
-from ..painting.stylize import load_stylizer, stylize_batch
+from ..painting.stylize import check_precision, load_stylizer, stylize_batch
 from ..nets.sampling import generate, latents_for_seeds
 from ..nets.translator import Translator, apply_painting_settings, check_painting_settings, settings_given
 
@@ -288,7 +288,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
              num: int = 1000, json_out: str | os.PathLike | None = None, ema: bool | None = None,
              device: str = "auto", seed: int = 0, cache_dir: str | os.PathLike | None = "default",
              judge_at: str = "256", photos: str | os.PathLike | None = None, strength: float | None = None,
-             chroma_blur: float | None = None, jpeg: int | None = None,
+             chroma_blur: float | None = None, jpeg: int | None = None, precision: str = "auto",
              show_progress: bool = True) -> dict[str, Any]:
     """Measure a run's checkpoint(s), a generator file, the bundled painter, or a folder of images,
     against real paintings.
@@ -313,6 +313,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             reported beside the paintings'.
         strength: a residual stylizer's strength (nets/translator.py); None: its card's, else 1.
         chroma_blur: a stylizer's colour blur in px (nets/translator.py); None: its card's or run's.
+        precision: how a stylizer computes (painting/stylize.check_precision): auto, fp32 or bf16. The
+            row says when its paintings were computed in bf16.
         jpeg: judge the paintings as a submission stores them: each through a JPEG at this quality with
             4:2:0 colour and back (export-kaggle writes quality 95), since Kaggle scores the JPEGs.
             None: as painted. Generated images only: a --fake folder is judged as its files are; and at
@@ -357,8 +359,12 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
     if (given := settings_given(strength=strength, chroma_blur=chroma_blur)) and not translating:
         raise UserError(f"{given[0]} is for judging a stylizer (a run trained with --photos); this generator "
                         "paints from noise")
+    if precision != "auto" and not translating:
+        raise UserError("--precision is for judging a stylizer (a run trained with --photos); this generator "
+                        "paints from noise")
     # Set on each stylizer below; a bad value fails here, before minutes of features.
     check_painting_settings(strength=strength, chroma_blur=chroma_blur)
+    check_precision(precision)
     size = KAGGLE_SIZE if judge_at == "256" else generator_resolution
     real_set = load_real_set(real, size, extractor, cache, show_progress)
     floor = real_floor(real_set, seed)
@@ -383,7 +389,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             painter = source if isinstance(source, torch.nn.Module) else pick_generator(None, source, None, ema, device)
             if translating:
                 apply_painting_settings(painter, strength=strength, chroma_blur=chroma_blur)
-                images = stylize_batch(painter, photo_images, show_progress=show_progress)
+                images = stylize_batch(painter, photo_images, show_progress=show_progress, precision=precision)
             else:
                 images = resize_square(_paint(painter, num, seed), size)
             if jpeg is not None:
@@ -396,6 +402,7 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
             row["step"] = int(json.loads((source / "state.json").read_text())["step"])
         if translating:
             row["strength"], row["chroma_blur"] = painter.strength, painter.chroma_blur
+            row["bf16"] = computes_in_bf16(next(painter.parameters()).device, precision)
             # How much of each photo survives: cosine of its Inception features with its painting's.
             a = features / np.linalg.norm(features, axis=1, keepdims=True)
             b = photo_features / np.linalg.norm(photo_features, axis=1, keepdims=True)
@@ -454,9 +461,11 @@ def _native_size(folder: Path) -> int | None:
 
 
 def _painting_settings(row: dict[str, Any]) -> str:
-    """' (strength 0.9, colour blur 1 px)' for a stylizer painting with settings other than the plain ones."""
+    """' (strength 0.9, colour blur 1 px, computed in bf16)' for a stylizer painting with settings other
+    than the plain ones."""
     said = ([f"strength {row['strength']:g}"] if row.get("strength", 1.0) != 1.0 else []) + \
-        ([f"colour blur {row['chroma_blur']:g} px"] if row.get("chroma_blur", 0.0) else [])
+        ([f"colour blur {row['chroma_blur']:g} px"] if row.get("chroma_blur", 0.0) else []) + \
+        (["computed in bf16"] if row.get("bf16") else [])
     return f" ({', '.join(said)})" if said else ""
 
 

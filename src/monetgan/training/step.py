@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -28,7 +28,7 @@ from .patch_nce import PatchProjector, patch_nce_loss
 from .checkpoint import Checkpoint, flatten_optimizer_state, unflatten_optimizer_state
 from ..config import TrainConfig
 from ..data.dataset import BatchOrder, real_batch
-from ..devices import cpu_has_native_bf16, enable_fast_gpu_math, host_to_device, memory_format
+from ..devices import autocast_for, computes_in_bf16, enable_fast_gpu_math, host_to_device, memory_format
 from .distributed import Distributed, sync_batchnorm
 from ..errors import UserError
 from ..nets import build_critic, build_generator, critic_embed, critic_score, trainable_parameters
@@ -119,19 +119,14 @@ def build_state(cfg: TrainConfig, images: torch.Tensor, device: torch.device,
 
 
 def uses_bf16(cfg: TrainConfig, device: torch.device) -> bool:
-    """bf16 autocast: when asked for, or by default on CUDA and on CPUs with native bf16 (AVX-512
-    BF16 or AMX). On other CPUs 'auto' stays fp32: there (this project's AVX2 machines) bf16
-    convolutions run slower than fp32."""
-    if cfg.precision != "auto":
-        return cfg.precision == "bf16"
-    return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    """bf16 autocast: when asked for, or by default (precision=auto) on CUDA and on CPUs with native
+    bf16 (AVX-512 BF16 or AMX); on this project's AVX2 machines bf16 convolutions ran slower than fp32."""
+    return computes_in_bf16(device, cfg.precision)
 
 
 def precision_context(state: TrainingState):
     """bf16 autocast where the run computes in bf16 (uses_bf16), else nothing."""
-    if uses_bf16(state.cfg, state.device):
-        return torch.autocast(state.device.type, dtype=torch.bfloat16)
-    return nullcontext()
+    return autocast_for(state.device, state.cfg.precision)
 
 
 def augmented(state: TrainingState, images: torch.Tensor) -> torch.Tensor:
