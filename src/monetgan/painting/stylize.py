@@ -60,7 +60,7 @@ def load_stylizer(run: str | os.PathLike | None = None, checkpoint: str | os.Pat
 
 def check_precision(precision: str) -> None:
     """How a stylizer computes: auto (bf16 autocast on CUDA and on CPUs with native bf16, where it
-    paints 1.5-1.8x faster with FID unchanged; docs/photo-to-monet.md), fp32 or bf16."""
+    paints in 1.4-1.8x less CPU time with FID unchanged; docs/photo-to-monet.md), fp32 or bf16."""
     if precision not in PRECISIONS:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
 
