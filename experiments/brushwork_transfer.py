@@ -33,6 +33,9 @@ from monetgan.painting.stylize import load_stylizer, stylize_batch
 from post_hoc_fixes import from_ycbcr, images, row_scorer, to_ycbcr
 
 PATCH, STRIDE = 16, 8  # stride half the patch: the Hann windows overlap-add to one
+ROWS = {0.7: [(1.0, "var")],  # sigma px: the (beta, overlap-add normalisation) rows painted with it
+        1.0: [(0.25, "var"), (0.5, "var"), (0.5, "mean"), (1.0, "var"), (1.0, "mean")],
+        2.0: [(0.5, "var"), (1.0, "var")]}
 
 
 def descriptors(ycc: torch.Tensor) -> torch.Tensor:
@@ -46,7 +49,9 @@ def descriptors(ycc: torch.Tensor) -> torch.Tensor:
 
 def nearest_index(database: torch.Tensor):
     """A search for each query's nearest database row: faiss's inverted file (1,024 cells, 8 probed),
-    60 CPU-s for half a million queries where the exact search takes most of an hour on two cores."""
+    60 CPU-s for half a million queries where the exact search takes most of an hour on two cores.
+    Its cells depend on the thread count (OMP_NUM_THREADS; the docs' rows used 2); at equal threads two
+    runs printed the same rows."""
     try:
         import faiss
     except ImportError:
@@ -93,15 +98,17 @@ def main() -> None:
     norms = {"var": F.fold(cover * window**2, side, PATCH, stride=STRIDE).sqrt(),
              "mean": F.fold(cover * window, side, PATCH, stride=STRIDE)}
     y = ycc[:, :1]
-    for sigma, beta, norm in ((0.7, 1.0, "var"), (1.0, 0.25, "var"), (1.0, 0.5, "var"), (1.0, 0.5, "mean"),
-                              (1.0, 1.0, "var"), (1.0, 1.0, "mean"), (2.0, 0.5, "var"), (2.0, 1.0, "var")):
+    for sigma, rows in ROWS.items():
+        # The matched detail and the painting's own, once per sigma: the rows below only mix them.
         patches = F.unfold(detail(monet[:, :1], sigma), PATCH, stride=STRIDE)[source, :, where]
-        patches = patches.reshape(len(ycc), per_query, PATCH * PATCH).transpose(1, 2)
-        added = (F.fold(patches * window, side, PATCH, stride=STRIDE) / norms[norm])[..., pad:-pad, pad:-pad]
+        overlapped = F.fold(patches.reshape(len(ycc), per_query, PATCH * PATCH).transpose(1, 2) * window,
+                            side, PATCH, stride=STRIDE)
         own = detail(y, sigma)
-        new_y = y - own + beta * added + (1 - beta) * own
-        out = torch.cat([new_y, ycc[:, 1:]], 1).permute(0, 2, 3, 1).double().numpy()
-        score(f"sigma {sigma:g} beta {beta:g} {norm}", from_ycbcr(out))
+        for beta, norm in rows:
+            added = (overlapped / norms[norm])[..., pad:-pad, pad:-pad]
+            new_y = y - own + beta * added + (1 - beta) * own
+            out = torch.cat([new_y, ycc[:, 1:]], 1).permute(0, 2, 3, 1).double().numpy()
+            score(f"sigma {sigma:g} beta {beta:g} {norm}", from_ycbcr(out))
 
 
 if __name__ == "__main__":

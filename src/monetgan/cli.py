@@ -123,11 +123,10 @@ def _export_kaggle(args: argparse.Namespace) -> int:
                                            precision=args.precision, show_progress=not args.quiet)
         print(f"wrote {result.num_images} JPEGs (stylized photos) to {result.zip_path} and {result.manifest_path}")
         return 0
-    from .nets.translator import settings_given
     from .painting.export import export_kaggle
+    from .painting.stylize import stylizer_flags_given
 
-    if given := settings_given(strength=args.strength, chroma_blur=args.chroma_blur) + \
-            (["--precision"] if args.precision != "auto" else []):
+    if given := stylizer_flags_given(args.strength, args.chroma_blur, args.precision):
         raise UserError(f"{given[0]} is for stylizing photos; add --photos DIR, or leave it out to paint from noise")
     if args.num is None:
         args.num = 7000

@@ -76,12 +76,12 @@ def chroma_low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
     exactly as it is. Linear, so it is one blur and two 3x3 colour maps: image's luma + blur's chroma."""
     if sigma <= 0:
         return image
-    # In fp32 even under bf16 autocast: a fixed filter on the finished picture gains nothing from bf16,
-    # and oneDNN's bf16 depthwise kernels can stall for minutes in code generation (torch 2.13, a
-    # 49-tap blur on an AVX-512 BF16 CPU).
+    # In fp32 (or finer) even under bf16 autocast: a fixed filter on the finished picture gains nothing
+    # from bf16, and oneDNN's bf16 depthwise kernels can stall for minutes in code generation (torch
+    # 2.13, a 49-tap blur on an AVX-512 BF16 CPU).
     with torch.autocast(image.device.type, enabled=False):
-        image = image.float()
-        luma = _LUMA_ONLY.to(image.device)
-        chroma = _CHROMA_ONLY.to(image.device)
+        image = image.to(torch.promote_types(image.dtype, torch.float32))
+        luma = _LUMA_ONLY.to(image.device, image.dtype)
+        chroma = _CHROMA_ONLY.to(image.device, image.dtype)
         blurred = separable_blur(image, gaussian_kernel(sigma).to(image.device))
         return torch.einsum("ij,bjhw->bihw", luma, image) + torch.einsum("ij,bjhw->bihw", chroma, blurred)

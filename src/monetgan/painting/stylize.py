@@ -25,7 +25,7 @@ from ..data.images import UnusableImage, decode_rgb, from_uint8, save_png, to_ui
 from ..devices import autocast_for
 from ..errors import UserError
 from ..nets.generator_file import load_bundled, weights_dir
-from ..nets.translator import Translator, apply_painting_settings
+from ..nets.translator import Translator, apply_painting_settings, settings_given
 from .paint import pick_generator
 
 STYLIZER_NAME = "stylizer"  # monetgan/weights/stylizer.safetensors + .json, when one is bundled
@@ -63,6 +63,12 @@ def check_precision(precision: str) -> None:
     paints in 1.4-1.8x less CPU time with FID unchanged; docs/photo-to-monet.md), fp32 or bf16."""
     if precision not in PRECISIONS:
         raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+
+
+def stylizer_flags_given(strength: float | None, chroma_blur: float | None, precision: str) -> list[str]:
+    """The stylizer-only flags given (a painting setting not None, a precision not auto), to refuse
+    them where a generator paints from noise."""
+    return settings_given(strength=strength, chroma_blur=chroma_blur) + (["--precision"] if precision != "auto" else [])
 
 
 def output_shape(width: int, height: int, size: int) -> tuple[int, int]:

@@ -41,9 +41,9 @@ from ..metrics.stats import (fid_from_features, fid_infinity, fid_terms, kernel_
 from ..metrics.swd import sliced_wasserstein, swd_real_floor
 from ..painting.export import KAGGLE_SIZE, as_submitted, check_jpeg_quality
 from ..painting.paint import pick_generator, resize_square, resolve_checkpoint
-from ..painting.stylize import check_precision, load_stylizer, stylize_batch
+from ..painting.stylize import check_precision, load_stylizer, stylize_batch, stylizer_flags_given
 from ..nets.sampling import generate, latents_for_seeds
-from ..nets.translator import Translator, apply_painting_settings, check_painting_settings, settings_given
+from ..nets.translator import Translator, apply_painting_settings, check_painting_settings
 
 FEATURE_CACHE_VERSION = 1  # bump when feature extraction changes, so old caches are not reused
 COSINE_THRESHOLDS = (0.05, 0.1)  # 0.1 is Kaggle's MiFID epsilon
@@ -356,11 +356,8 @@ def evaluate(run: str | os.PathLike | None = None, *, checkpoint: str | None = N
         generator_resolution = KAGGLE_SIZE if translating else painter.resolution
     if photos is not None and not translating:
         raise UserError("--photos is for judging a stylizer (a run trained with --photos); this generator paints from noise")
-    if (given := settings_given(strength=strength, chroma_blur=chroma_blur)) and not translating:
+    if (given := stylizer_flags_given(strength, chroma_blur, precision)) and not translating:
         raise UserError(f"{given[0]} is for judging a stylizer (a run trained with --photos); this generator "
-                        "paints from noise")
-    if precision != "auto" and not translating:
-        raise UserError("--precision is for judging a stylizer (a run trained with --photos); this generator "
                         "paints from noise")
     # Set on each stylizer below; a bad value fails here, before minutes of features.
     check_painting_settings(strength=strength, chroma_blur=chroma_blur)
